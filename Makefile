@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: MIT
+# vmsig: one non-recursive GNU make file.  Everything it builds goes to $(B).
+# Each role's object list is the privilege boundary: vmsigd links proto/ and
+# sandbox/, vmsig-memctx links proto/ and sandbox/, holders link proto/ only.
+
+CC		?= cc
+CFLAGS		?= -O2 -g
+LDFLAGS		?=
+PREFIX		?= /usr/local
+DESTDIR		?=
+B		?= build
+# SAN=address,undefined builds everything with those sanitizers (.ci/run).
+SAN		?=
+PKG_CONFIG	?= pkg-config
+PROTOC_C	?= protoc-c
+MANDOC		?= mandoc
+
+BINDIR		= $(PREFIX)/bin
+SBINDIR		= $(PREFIX)/sbin
+LIBDIR		= $(PREFIX)/lib
+INCDIR		= $(PREFIX)/include
+MANDIR		= $(PREFIX)/share/man
+
+PKGS		= libprotobuf-c libseccomp libcap json-c
+WARN		= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wmissing-prototypes \
+		  -Wshadow -Werror
+SANFLAGS	= $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer \
+		  -fno-sanitize-recover=all)
+ALL_CFLAGS	= $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP \
+		  -Iinclude -I$(B)/proto -Iproto -DVMSIG_BUILD_DIR='"$(abspath $(B))"' \
+		  $(shell $(PKG_CONFIG) --cflags $(PKGS))
+ALL_LDFLAGS	= $(LDFLAGS) $(SANFLAGS)
+LIBS_PROTO	= $(shell $(PKG_CONFIG) --libs libprotobuf-c)
+LIBS_SANDBOX	= $(shell $(PKG_CONFIG) --libs libseccomp libcap)
+LIBS_JSON	= $(shell $(PKG_CONFIG) --libs json-c)
+LIBS_TEST	= $(shell $(PKG_CONFIG) --libs cmocka) $(LIBS_JSON) \
+		  $(LIBS_SANDBOX) $(LIBS_PROTO)
+
+obj = $(patsubst %.c,$(B)/%.o,$(1))
+
+# --- generated protobuf-c code ---------------------------------------------
+PB_C		= $(B)/proto/vmsig.pb-c.c
+PB_H		= $(B)/proto/vmsig.pb-c.h
+$(PB_H): $(PB_C)
+$(PB_C): proto/vmsig.proto
+	@mkdir -p $(@D)
+	$(PROTOC_C) --proto_path=proto --c_out=$(B)/proto $<
+
+# --- libraries ---------------------------------------------------------------
+PROTO_SRCS	= $(wildcard proto/*.c)
+PROTO_OBJS	= $(call obj,$(PROTO_SRCS)) $(B)/proto/vmsig.pb-c.o
+SANDBOX_SRCS	= $(wildcard sandbox/*.c)
+SANDBOX_OBJS	= $(call obj,$(SANDBOX_SRCS))
+HOLDER_SRCS	= $(filter-out vmsig-holder/vmsigctl%.c,$(wildcard vmsig-holder/*.c))
+HOLDER_OBJS	= $(call obj,$(HOLDER_SRCS))
+CTL_SRCS	= $(wildcard vmsig-holder/vmsigctl*.c)
+CORE_SRCS	= $(filter-out vmsigd/main.c,$(wildcard vmsigd/*.c))
+MEMCTX_SRCS	= $(filter-out vmsig-memctx/main.c,$(wildcard vmsig-memctx/*.c))
+TCOMMON_SRCS	= $(wildcard tests/common/*.c)
+
+LIBPROTO	= $(B)/libvmsigproto.a
+LIBSANDBOX	= $(B)/libvmsigsandbox.a
+LIBHOLDER	= $(B)/libvmsig-holder.a
+LIBHOLDER_SO	= $(B)/libvmsig-holder.so.0
+LIBCORE		= $(B)/libvmsigd-core.a
+LIBMEMCTX	= $(B)/libvmsig-memctx.a
+LIBTCOMMON	= $(B)/libvmsigtest.a
+
+$(LIBPROTO): $(PROTO_OBJS)
+$(LIBSANDBOX): $(SANDBOX_OBJS)
+# The holder library carries the framing code so holders link one library.
+$(LIBHOLDER): $(HOLDER_OBJS) $(PROTO_OBJS)
+$(LIBCORE): $(call obj,$(CORE_SRCS))
+$(LIBMEMCTX): $(call obj,$(MEMCTX_SRCS))
+$(LIBTCOMMON): $(call obj,$(TCOMMON_SRCS))
+$(B)/%.a:
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIBHOLDER_SO): $(HOLDER_OBJS) $(PROTO_OBJS)
+	$(CC) -shared -Wl,-soname,libvmsig-holder.so.0 $(ALL_LDFLAGS) -o $@ $^ $(LIBS_PROTO)
+
+# --- programs ----------------------------------------------------------------
+VMSIGD		= $(B)/vmsigd
+MEMCTXD		= $(B)/vmsig-memctx
+VMSIGCTL	= $(B)/vmsigctl
+GUESTGEN	= $(B)/guestgen
+TADAPTER	= $(B)/tests/test-adapter
+PROGS		= $(VMSIGD) $(MEMCTXD) $(VMSIGCTL)
+
+$(VMSIGD): $(B)/vmsigd/main.o $(LIBCORE) $(LIBSANDBOX) $(LIBPROTO)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_SANDBOX) $(LIBS_PROTO)
+$(MEMCTXD): $(B)/vmsig-memctx/main.o $(LIBMEMCTX) $(LIBSANDBOX) $(LIBPROTO)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_SANDBOX) $(LIBS_JSON) $(LIBS_PROTO)
+$(VMSIGCTL): $(call obj,$(CTL_SRCS)) $(LIBHOLDER)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_PROTO)
+$(GUESTGEN): $(call obj,$(wildcard tests/guestgen/*.c))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+$(TADAPTER): $(call obj,$(wildcard tests/adapter/*.c)) $(LIBPROTO)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_PROTO)
+
+# Every object waits for the generated header: any file may include it.
+$(B)/%.o: %.c | $(PB_H)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(B)/proto/vmsig.pb-c.o: $(PB_C)
+	$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) -c -o $@ $<
+
+# --- tests -------------------------------------------------------------------
+# A unit test links the archives of every role; the archives only contribute
+# the objects the test references.
+TEST_ARCHIVES	= $(LIBTCOMMON) $(LIBMEMCTX) $(LIBCORE) $(LIBHOLDER) \
+		  $(LIBSANDBOX) $(LIBPROTO)
+UNIT_TESTS	= $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+INTEG_TESTS	= $(patsubst tests/integ/%.c,$(B)/tests/integ/%,$(wildcard tests/integ/test_*.c))
+INTEG_COMMON	= $(call obj,$(filter-out tests/integ/test_%,$(wildcard tests/integ/*.c)))
+FUZZ_SRCS	= $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REGR	= $(patsubst tests/fuzz/%.c,$(B)/tests/fuzz/%,$(FUZZ_SRCS))
+BENCHES		= $(patsubst tests/bench/%.c,$(B)/tests/bench/%,$(wildcard tests/bench/bench_*.c))
+BENCH_COMMON	= $(call obj,$(filter-out tests/bench/bench_%,$(wildcard tests/bench/*.c)))
+
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(TEST_ARCHIVES)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_ARCHIVES) $(LIBS_TEST)
+$(B)/tests/integ/%: $(B)/tests/integ/%.o $(INTEG_COMMON) $(TEST_ARCHIVES)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(INTEG_COMMON) $(TEST_ARCHIVES) $(LIBS_TEST)
+# Fuzz targets build twice: here with a bounded random driver for `make check`,
+# and with libFuzzer under `make fuzz`.
+$(B)/tests/fuzz/%: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/driver.o $(TEST_ARCHIVES)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/tests/fuzz/driver.o $(TEST_ARCHIVES) $(LIBS_TEST)
+$(B)/tests/bench/%: $(B)/tests/bench/%.o $(BENCH_COMMON) $(TEST_ARCHIVES)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BENCH_COMMON) $(TEST_ARCHIVES) $(LIBS_TEST) -lm
+
+TEST_PROGS	= $(PROGS) $(GUESTGEN) $(TADAPTER)
+
+.PHONY: all check unit integ fuzz-regress bench demo demo-qemu lint install \
+	uninstall clean deps check-boundaries fuzz
+all: $(PROGS) $(LIBHOLDER) $(LIBHOLDER_SO) $(GUESTGEN) $(TADAPTER)
+
+deps:
+	@scripts/install-deps.sh
+
+# Each test binary prints cmocka's summary; the runner stops at the first red.
+check: all $(UNIT_TESTS) $(INTEG_TESTS) $(FUZZ_REGR) check-boundaries
+	@scripts/run-tests.sh $(UNIT_TESTS) $(FUZZ_REGR) $(INTEG_TESTS)
+
+unit: all $(UNIT_TESTS)
+	@scripts/run-tests.sh $(UNIT_TESTS)
+integ: all $(INTEG_TESTS)
+	@scripts/run-tests.sh $(INTEG_TESTS)
+
+bench: all $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+demo: all
+	@scripts/demo.sh
+
+demo-qemu: all
+	@scripts/demo-qemu.sh
+
+FUZZ_CC		?= clang
+fuzz: $(PB_H)
+	@mkdir -p $(B)/fuzz
+	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	  echo "FUZZ $$n"; \
+	  $(FUZZ_CC) -fsanitize=fuzzer,address,undefined -g -O1 $(filter-out -Werror -MMD -MP,$(WARN)) \
+	    -Iinclude -I$(B)/proto -Iproto $(shell $(PKG_CONFIG) --cflags $(PKGS)) -o $(B)/fuzz/$$n \
+	    $$f $(PROTO_SRCS) $(PB_C) $(SANDBOX_SRCS) $(HOLDER_SRCS) $(MEMCTX_SRCS) $(TCOMMON_SRCS) \
+	    $(LIBS_TEST) || exit 1; done
+
+MANPAGES	= $(wildcard man/*.[1-8])
+lint: $(PB_H)
+	$(MANDOC) -Tlint -Wwarning $(MANPAGES)
+	@scripts/lint-units.sh
+
+# Includes that cross the privilege boundary (see the header of this file).
+check-boundaries:
+	@scripts/check-boundaries.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+	  $(DESTDIR)$(INCDIR)/vmsig $(DESTDIR)$(LIBDIR)/pkgconfig \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(PREFIX)/share/vmsig
+	install -m 755 $(VMSIGD) $(MEMCTXD) $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(VMSIGCTL) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(LIBHOLDER) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIBHOLDER_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libvmsig-holder.so.0 $(DESTDIR)$(LIBDIR)/libvmsig-holder.so
+	install -m 644 include/vmsig/*.h $(DESTDIR)$(INCDIR)/vmsig/
+	install -m 644 proto/vmsig.proto $(DESTDIR)$(PREFIX)/share/vmsig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' dist/libvmsig-holder.pc.in \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/libvmsig-holder.pc
+	for m in $(MANPAGES); do s=$${m##*.}; \
+	  install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/vmsigd $(DESTDIR)$(SBINDIR)/vmsig-memctx \
+	  $(DESTDIR)$(BINDIR)/vmsigctl $(DESTDIR)$(LIBDIR)/libvmsig-holder.* \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/libvmsig-holder.pc
+	rm -rf $(DESTDIR)$(INCDIR)/vmsig $(DESTDIR)$(PREFIX)/share/vmsig
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvmsig-holder: a holder's connection to vmsigd.
+ *
+ * Open a connection, subscribe, then pull events with vmsig_holder_next()
+ * whenever vmsig_holder_fd() polls readable (or block in next() with a
+ * timeout).  The library keeps, per endpoint, the live read-only memory
+ * context of the current epoch (the context tracker): it opens the context
+ * when MEMCTX arrives and closes it when MEMCTX_INVALIDATED arrives, so
+ * vmsig_holder_mem() never hands out a context whose epoch has ended.
+ *
+ * Every function returns 0 (or a positive value where stated) on success
+ * and a negative errno value on failure.  A connection is not thread-safe.
+ *
+ * Runs in: holder
+ */
+#ifndef VMSIG_HOLDER_H
+#define VMSIG_HOLDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <vmsig/event.h>
+#include <vmsig/memctx.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vmsig_holder;
+struct vmsig_mem;
+
+/* Default holder socket of vmsigd. */
+#define VMSIG_HOLDER_SOCKET	"/run/vmsig/holder.sock"
+
+/*
+ * Connect to the holder socket at `path` (NULL: VMSIG_HOLDER_SOCKET) and
+ * complete the handshake, naming this holder `name` (NULL: the program's
+ * name; at most 64 bytes) for the daemon's Status.  Waits at most
+ * timeout_ms (< 0: 5000) for the Welcome.
+ * Returns 0 and *ret_h, or -ENOENT/-ECONNREFUSED (no daemon), -EACCES,
+ * -ETIMEDOUT, -EPROTO (unexpected reply), or -errno of the refusal the
+ * daemon sent (its message: vmsig_holder_error()).
+ */
+int vmsig_holder_open(const char *path, const char *name, int timeout_ms,
+    struct vmsig_holder **ret_h);
+
+/* Close the connection, every tracked context and every queued event.
+ * Accepts NULL. */
+void vmsig_holder_close(struct vmsig_holder *h);
+
+/* The descriptor to poll for POLLIN; owned by h. */
+int vmsig_holder_fd(const struct vmsig_holder *h);
+
+/* This connection's peer id (from Welcome). */
+uint32_t vmsig_holder_peer_id(const struct vmsig_holder *h);
+
+/* The message of the last Error the daemon sent, or "" (owned by h). */
+const char *vmsig_holder_error(const struct vmsig_holder *h);
+
+/*
+ * Subscribe to `nendpoints` endpoints (0: all, now and later) and the
+ * event types in event_mask (VMSIG_EV_BIT(type) bits; 0: all).  Waits for
+ * the daemon's Ack (at most timeout_ms, < 0: 5000); events that arrive
+ * meanwhile are queued for next().  The replay of retained contexts follows
+ * as ordinary events.  Returns 0, -EINVAL, -ETIMEDOUT, -EPIPE (connection
+ * lost), or -errno of the daemon's refusal (e.g. -EPERM).
+ */
+int vmsig_holder_subscribe(struct vmsig_holder *h, const uint32_t *endpoints,
+    size_t nendpoints, uint32_t event_mask, int timeout_ms);
+
+/* Stop receiving events.  Returns as vmsig_holder_subscribe(). */
+int vmsig_holder_unsubscribe(struct vmsig_holder *h, int timeout_ms);
+
+/*
+ * The next event, waiting at most timeout_ms (0: do not wait, < 0: forever).
+ * Returns 1 and *ret_ev (the caller frees it with vmsig_event_free), 0 on
+ * timeout, -EPIPE when the daemon closed the connection, -EPROTO when it
+ * broke the protocol (the connection is then unusable), or -errno.
+ * Before returning a MEMCTX or MEMCTX_INVALIDATED event the tracker has
+ * already updated vmsig_holder_mem() for its endpoint.
+ */
+int vmsig_holder_next(struct vmsig_holder *h, int timeout_ms,
+    vmsig_event **ret_ev);
+
+/*
+ * Free an event: its payload and, unless taken, its descriptor.
+ * Accepts NULL.
+ */
+void vmsig_event_free(vmsig_event *ev);
+
+/*
+ * Take the event's descriptor: the caller owns it from now on (and must
+ * close it); the event no longer does.  Returns the descriptor, or -EBADF
+ * when the event carries none (or it was taken already).
+ */
+int vmsig_event_take_fd(vmsig_event *ev);
+
+/* Human name of an event type ("MEMCTX", ...), or "UNKNOWN". */
+const char *vmsig_event_type_name(uint32_t type);
+
+/*
+ * The tracked memory context of `endpoint`'s current epoch, or NULL when
+ * there is none (no MEMCTX yet, or invalidated and not yet renewed).  Owned
+ * by h: valid until the next vmsig_holder_next() or vmsig_holder_close().
+ * *ret_epoch and *ret_kcr3 (when non-NULL) receive its epoch and kcr3.
+ */
+struct vmsig_mem *vmsig_holder_mem(struct vmsig_holder *h, uint32_t endpoint,
+    uint32_t *ret_epoch, uint64_t *ret_kcr3);
+
+/* Daemon status, flattened for callers (vmsigctl status). */
+struct vmsig_status_endpoint {
+	uint32_t endpoint, epoch;
+	int has_context;
+	uint32_t adapter_peer;
+	pid_t adapter_pid;
+	vmsig_memctx ctx;		/* kcr3, low, nseg, flags (epoch too) */
+	vmsig_memseg *segs;		/* ctx.nseg entries */
+	char method[65];
+	uint64_t lease_id;
+	uint32_t lease_peer;
+	uint64_t lease_expires_ms;
+	uint64_t events, invalidations;
+};
+struct vmsig_status_peer {
+	uint32_t peer_id;
+	uint32_t role;			/* 1 holder, 2 adapter */
+	char name[65];
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	uint32_t endpoint;
+	int subscribed;
+	uint32_t queued;
+	uint64_t sent;
+};
+struct vmsig_status {
+	pid_t pid;
+	uid_t uid;
+	uint64_t uptime_ms;
+	uint64_t protocol_errors, slow_holders, refused_fds;
+	size_t nendpoints;
+	struct vmsig_status_endpoint *endpoints;
+	size_t npeers;
+	struct vmsig_status_peer *peers;
+};
+
+/*
+ * Ask the daemon for its status (waits at most timeout_ms, < 0: 5000).
+ * Returns 0 and *ret_st (free with vmsig_status_free), -ETIMEDOUT, -EPIPE,
+ * -ENOMEM, or -errno of a refusal.
+ */
+int vmsig_holder_status(struct vmsig_holder *h, int timeout_ms,
+    struct vmsig_status **ret_st);
+
+/* Accepts NULL. */
+void vmsig_status_free(struct vmsig_status *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMSIG_HOLDER_H */

@@ -27,7 +27,7 @@ WARN		= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wmissing-prototypes \
 SANFLAGS	= $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer \
 		  -fno-sanitize-recover=all)
 ALL_CFLAGS	= $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP \
-		  -Iinclude -I$(B)/proto -Iproto -DVMSIG_BUILD_DIR='"$(abspath $(B))"' \
+		  -Iinclude -I$(B)/proto -Iproto -Isandbox -DVMSIG_BUILD_DIR='"$(abspath $(B))"' \
 		  $(shell $(PKG_CONFIG) --cflags $(PKGS))
 ALL_LDFLAGS	= $(LDFLAGS) $(SANFLAGS)
 LIBS_PROTO	= $(shell $(PKG_CONFIG) --libs libprotobuf-c)
@@ -82,16 +82,18 @@ $(LIBHOLDER_SO): $(HOLDER_OBJS) $(PROTO_OBJS)
 	$(CC) -shared -Wl,-soname,libvmsig-holder.so.0 $(ALL_LDFLAGS) -o $@ $^ $(LIBS_PROTO)
 
 # --- programs ----------------------------------------------------------------
-VMSIGD		= $(B)/vmsigd
-MEMCTXD		= $(B)/vmsig-memctx
+VMSIGD		= $(B)/sbin/vmsigd
+MEMCTXD		= $(B)/sbin/vmsig-memctx
 VMSIGCTL	= $(B)/vmsigctl
 GUESTGEN	= $(B)/guestgen
 TADAPTER	= $(B)/tests/test-adapter
 PROGS		= $(VMSIGD) $(MEMCTXD) $(VMSIGCTL)
 
 $(VMSIGD): $(B)/vmsigd/main.o $(LIBCORE) $(LIBSANDBOX) $(LIBPROTO)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_SANDBOX) $(LIBS_PROTO)
 $(MEMCTXD): $(B)/vmsig-memctx/main.o $(LIBMEMCTX) $(LIBSANDBOX) $(LIBPROTO)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_SANDBOX) $(LIBS_JSON) $(LIBS_PROTO)
 $(VMSIGCTL): $(call obj,$(CTL_SRCS)) $(LIBHOLDER)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_PROTO)

@@ -15,6 +15,7 @@
 #ifndef VMSIG_PAGING_H
 #define VMSIG_PAGING_H
 
+#include <errno.h>
 #include <stdint.h>
 
 #define PTE_P		(1ull << 0)
@@ -53,5 +54,90 @@ int paging_canonical(uint64_t va, unsigned int levels);
  */
 int paging_walk(uint64_t cr3, uint64_t va, unsigned int levels,
     paging_read_fn rd, void *arg, struct paging_xlat *ret);
+
+/*
+ * The walk itself, inline so a hot caller whose reader is a static function
+ * gets it inlined (no indirect call per level).  paging_walk() is this very
+ * function, so the holder and the helper cannot disagree on masks or faults.
+ */
+static inline int
+paging_canonical_inline(uint64_t va, unsigned int levels)
+{
+	unsigned int bits = levels == 5 ? 57 : 48;
+	int64_t s = (int64_t)(va << (64 - bits)) >> (64 - bits);
+
+	return (uint64_t)s == va;
+}
+
+/*
+ * One step: the entry e read at level lvl (5..1) for va, with the rights of
+ * the levels above in *flags (start with PAGING_W | PAGING_U).  Returns 1
+ * and *ret (but not leaf_gpa) at a leaf, 0 and the next table in *ret_next,
+ * or -EFAULT (not present, PS reserved).  Callers that cache part of a walk
+ * (the holder's paging-structure cache) resume with this very function.
+ */
+static inline int
+paging_step(uint64_t e, unsigned int lvl, uint64_t va, uint32_t *flags,
+    uint64_t *ret_next, struct paging_xlat *ret)
+{
+	uint64_t mask, size;
+
+	if (!(e & PTE_P))
+		return -EFAULT;
+	if (!(e & PTE_RW))
+		*flags &= ~PAGING_W;
+	if (!(e & PTE_US))
+		*flags &= ~PAGING_U;
+	if (e & PTE_XD)
+		*flags |= PAGING_NX;
+	if (lvl != 1 && !(e & PTE_PS)) {
+		*ret_next = e & PTE_FRAME_4K;
+		return 0;
+	}
+	if (lvl > 3)		/* PS is reserved in PML4E and PML5E */
+		return -EFAULT;
+	size = 1ull << (12 + 9 * (lvl - 1));
+	mask = lvl == 3 ? PTE_FRAME_1G : lvl == 2 ? PTE_FRAME_2M : PTE_FRAME_4K;
+	ret->gpa = (e & mask) | (va & (size - 1));
+	ret->page_size = size;
+	ret->flags = *flags;
+	ret->_pad = 0;
+	return 1;
+}
+
+/* The address of the entry for va in the table at `table`, level lvl. */
+static inline uint64_t
+paging_entry_gpa(uint64_t table, unsigned int lvl, uint64_t va)
+{
+	return table + ((va >> (12 + 9 * (lvl - 1))) & 0x1ff) * 8;
+}
+
+static inline int
+paging_walk_inline(uint64_t cr3, uint64_t va, unsigned int levels,
+    paging_read_fn rd, void *arg, struct paging_xlat *ret)
+{
+	uint64_t table = cr3 & CR3_FRAME, e = 0, at;
+	uint32_t flags = PAGING_W | PAGING_U;
+	unsigned int lvl;
+	int r;
+
+	if (levels != 4 && levels != 5)
+		return -EINVAL;
+	if (!paging_canonical_inline(va, levels))
+		return -EINVAL;
+	for (lvl = levels; lvl >= 1; lvl--) {
+		at = paging_entry_gpa(table, lvl, va);
+		if ((r = rd(arg, at, &e)) < 0)
+			return r;
+		r = paging_step(e, lvl, va, &flags, &table, ret);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			ret->leaf_gpa = at;
+			return 0;
+		}
+	}
+	return -EFAULT;	/* not reached: level 1 always returns */
+}
 
 #endif

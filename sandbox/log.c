@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -27,6 +28,9 @@ log_init(const char *ident, int level, int use_syslog)
 	log_ident = ident;
 	log_level = level;
 	log_syslog = use_syslog;
+	/* syslog(3) formats local time: read the zone now, before the
+	 * sandbox forbids opening /etc/localtime. */
+	tzset();
 	if (use_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration-test harness: start the real binaries from the build tree in
+ * a temporary directory, wait for them on descriptors (never sleep and
+ * hope), stop them by pid, and count descriptors.
+ *
+ * Runs in: tests
+ */
+#ifndef VMSIG_HARNESS_H
+#define VMSIG_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct h_proc {
+	pid_t pid;
+	int out;		/* read end of its stdout, or -1 */
+	int in;			/* write end of its stdin, or -1 */
+	char buf[4096];		/* partial line */
+	size_t len;
+};
+
+/* A fresh directory under $TMPDIR (or /tmp); free() the result. */
+char *h_tmpdir(void);
+/* rm -r of a directory made by h_tmpdir (files only, one level). */
+void h_rmdir(char *dir);
+/* Path of a built program: VMSIG_BUILD_DIR "/" rel.  Static buffer. */
+const char *h_bin(const char *rel);
+
+/*
+ * Start argv[0] with argv; pipes for stdin and stdout when asked.
+ * Returns 0 and fills *p, or -errno.
+ */
+int h_spawn(char *const argv[], int want_stdin, int want_stdout,
+    struct h_proc *p);
+/* Wait (at most timeout_ms) for a line starting with prefix on p->out;
+ * copies the whole line into line (cap bytes).  0, -ETIMEDOUT, -EPIPE. */
+int h_wait_line(struct h_proc *p, const char *prefix, int timeout_ms,
+    char *line, size_t cap);
+/* Write a line to p->in.  0 or -errno. */
+int h_say(struct h_proc *p, const char *line);
+/* SIGTERM (or sig), then wait at most timeout_ms, SIGKILL after that.
+ * Returns the wait status, or -errno. */
+int h_stop(struct h_proc *p, int sig, int timeout_ms);
+/* Wait for exit at most timeout_ms; the wait status or -ETIMEDOUT. */
+int h_wait_exit(struct h_proc *p, int timeout_ms);
+
+/* Start vmsigd -f on dir/holder.sock and dir/adapter.sock with extra
+ * arguments (NULL-terminated, may be NULL) and wait until both sockets
+ * accept.  0 or -errno. */
+int h_vmsigd(const char *dir, const char *const extra[], struct h_proc *p);
+/* dir/holder.sock or dir/adapter.sock (static buffers, one each). */
+const char *h_hsock(const char *dir);
+const char *h_asock(const char *dir);
+
+/* Wait until connect(path) succeeds, at most timeout_ms.  0 or -errno. */
+int h_wait_socket(const char *path, int timeout_ms);
+/* Number of open descriptors of pid (0: this process), or -errno. */
+int h_fd_count(pid_t pid);
+/* VmRSS of pid in KiB, or -errno. */
+long h_rss_kib(pid_t pid);
+/* Read a /proc/PID/status field ("CapEff:"), value into buf.  0/-errno. */
+int h_status_field(pid_t pid, const char *key, char *buf, size_t cap);
+
+#endif

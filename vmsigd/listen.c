@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The holder and adapter listening sockets: taken from systemd (socket
+ * activation, LISTEN_FDS with LISTEN_FDNAMES "holder" and "adapter") or
+ * bound to the configured paths.  A stale socket file is replaced only when
+ * nothing answers on it, so a second vmsigd cannot steal a live one's path.
+ *
+ * Runs in: vmsigd
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vmsigd.h"
+
+#define SD_LISTEN_FDS_START	3
+
+static struct loop_src listen_src[2] = { { .fd = -1 }, { .fd = -1 } };
+static const char *listen_bound[2];
+static int listen_sd;
+
+static int
+fill_sun(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun->sun_path, path);
+	return 0;
+}
+
+/* Is someone listening at path?  1 yes, 0 no (stale or absent). */
+static int
+path_live(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int live;
+
+	if (fd == -1)
+		return 0;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	(void)close(fd);
+	return live;
+}
+
+static int
+bind_one(const char *path, mode_t mode, uid_t owner, gid_t group,
+    const char **ret_why)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd, r;
+
+	if ((r = fill_sun(&sun, path)) < 0) {
+		*ret_why = "socket path too long";
+		return r;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			*ret_why = "path exists and is not a socket";
+			return -EEXIST;
+		}
+		if (path_live(&sun)) {
+			*ret_why = "another vmsigd is listening there";
+			return -EADDRINUSE;
+		}
+		(void)unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		*ret_why = "socket";
+		return -errno;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(path, mode) == -1 ||
+	    (owner != (uid_t)-1 && chown(path, owner, group) == -1) ||
+	    listen(fd, SOMAXCONN) == -1) {
+		r = -errno;
+		*ret_why = "bind, chmod, chown or listen";
+		(void)close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* systemd passes fds 3.. with names; we need exactly ours. */
+static int
+from_systemd(const char **ret_why)
+{
+	const char *pid = getenv("LISTEN_PID"), *nfd = getenv("LISTEN_FDS");
+	const char *names = getenv("LISTEN_FDNAMES");
+	int n, i;
+
+	if (pid == NULL || nfd == NULL || atol(pid) != (long)getpid())
+		return 0;
+	n = atoi(nfd);
+	if (n != 2 || names == NULL) {
+		*ret_why = "socket activation needs 2 sockets named holder and adapter";
+		return -EINVAL;
+	}
+	for (i = 0; i < 2; i++) {
+		size_t len = strcspn(names, ":");
+		int fd = SD_LISTEN_FDS_START + i, k;
+
+		if (len == 6 && strncmp(names, "holder", 6) == 0)
+			k = SOCK_HOLDER;
+		else if (len == 7 && strncmp(names, "adapter", 7) == 0)
+			k = SOCK_ADAPTER;
+		else {
+			*ret_why = "unknown FileDescriptorName (want holder, adapter)";
+			return -EINVAL;
+		}
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		listen_src[k].fd = fd;
+		names += len + (names[len] == ':');
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (listen_src[0].fd < 0 || listen_src[1].fd < 0) {
+		*ret_why = "socket activation: a name appears twice";
+		return -EINVAL;
+	}
+	listen_sd = 1;
+	return 1;
+}
+
+int
+listen_open(const struct listen_cfg *cfg, const char **ret_why)
+{
+	/* Holders are admitted by policy (SO_PEERCRED); adapters by the
+	 * socket's mode as well, since they hand us guest RAM. */
+	static const mode_t modes[2] = { 0666, 0660 };
+	int r, k;
+
+	r = from_systemd(ret_why);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	for (k = 0; k < 2; k++) {
+		r = bind_one(cfg->path[k], modes[k], cfg->owner, cfg->group,
+		    ret_why);
+		if (r < 0) {
+			listen_cleanup();
+			return r;
+		}
+		listen_src[k].fd = r;
+		listen_bound[k] = cfg->path[k];
+	}
+	return 0;
+}
+
+int
+listen_activated(void)
+{
+	return listen_sd;
+}
+
+static void
+on_accept(struct loop_src *src, uint32_t events)
+{
+	int fd, i;
+
+	(void)events;
+	/* Bounded: a flood of connections must not starve the others. */
+	for (i = 0; i < 32; i++) {
+		fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept on the %s socket",
+				    src == &listen_src[0] ? "holder" : "adapter");
+			return;
+		}
+		if (peer_new(fd, src == &listen_src[0] ? SOCK_HOLDER :
+		    SOCK_ADAPTER) < 0) {
+			log_warn("new connection refused");
+			(void)close(fd);
+		}
+	}
+}
+
+int
+listen_start(void)
+{
+	int k, r;
+
+	for (k = 0; k < 2; k++) {
+		listen_src[k].cb = on_accept;
+		if ((r = loop_add(&listen_src[k], EPOLLIN)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+void
+listen_cleanup(void)
+{
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		if (listen_bound[k] != NULL)
+			(void)unlink(listen_bound[k]);
+		listen_bound[k] = NULL;
+	}
+}

@@ -166,7 +166,8 @@ fuzz: $(PB_H)
 	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
 	  echo "FUZZ $$n"; \
 	  $(FUZZ_CC) -fsanitize=fuzzer,address,undefined -g -O1 $(filter-out -Werror -MMD -MP,$(WARN)) \
-	    -Iinclude -I$(B)/proto -Iproto $(shell $(PKG_CONFIG) --cflags $(PKGS)) -o $(B)/fuzz/$$n \
+	    -Iinclude -I$(B)/proto -Iproto -Isandbox -DVMSIG_BUILD_DIR='"$(abspath $(B))"' \
+	    $(shell $(PKG_CONFIG) --cflags $(PKGS)) -o $(B)/fuzz/$$n \
 	    $$f $(PROTO_SRCS) $(PB_C) $(SANDBOX_SRCS) $(HOLDER_SRCS) $(MEMCTX_SRCS) $(TCOMMON_SRCS) \
 	    $(LIBS_TEST) || exit 1; done
 

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of kcr3 discovery (vmsig-memctx/kcr3*.c, pe.c) over the real
+ * reader (ram.c): a small hand-built guest in a memfd (tests/fuzz/kimg.h)
+ * for every method, decoy and failure, then guestgen images for the sizes
+ * and layouts the helper meets: 256 MiB, 3 GiB split at 2 GiB, no low stub,
+ * pure noise, and a sparse 4 GiB image whose allocation must not grow.
+ *
+ * Runs in: tests
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../vmsig-memctx/memctx.h"
+#include "../fuzz/kimg.h"
+
+struct fx {
+	uint8_t *img;
+	int fd;
+	struct ram *ram;
+};
+
+static void
+fx_open(struct fx *f, unsigned int flags, void (*edit)(uint8_t *))
+{
+	struct layout_opts o;
+	struct layout l;
+
+	memset(f, 0, sizeof(*f));
+	f->img = calloc(1, KIMG_SIZE);
+	assert_non_null(f->img);
+	if (flags != ~0u)
+		kimg_build(f->img, flags);
+	if (edit != NULL)
+		edit(f->img);
+	f->fd = kimg_memfd(f->img, KIMG_SIZE);
+	assert_true(f->fd >= 0);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(layout_build(&o, KIMG_SIZE, &l, NULL), 0);
+	assert_int_equal(ram_open(f->fd, &l, &f->ram), 0);
+}
+
+static void
+fx_close(struct fx *f)
+{
+	ram_close(f->ram);
+	(void)close(f->fd);
+	free(f->img);
+}
+
+static void
+test_lowstub(void **state)
+{
+	struct kcr3_result r;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 0, NULL);
+	assert_int_equal(kcr3_discover(f.ram, KCR3_LOWSTUB, 0, &r, NULL), 0);
+	assert_int_equal(r.kcr3, KIMG_KCR3);
+	assert_int_equal(r.method, KCR3_LOWSTUB);
+	assert_string_equal(kcr3_method_name(r.method), "lowstub");
+	assert_int_equal(r.lowstub_pa, KIMG_STUB);	/* decoy skipped */
+	assert_int_equal(r.entry_va, KIMG_ENTRY);
+	assert_int_equal(r.candidates, 2);
+	assert_int_equal(kcr3_discover(f.ram, KCR3_AUTO, 0, &r, NULL), 0);
+	assert_int_equal(r.method, KCR3_LOWSTUB);
+	assert_int_equal(kcr3_revalidate(f.ram, &r), 0);
+	fx_close(&f);
+}
+
+static void
+test_selfref(void **state)
+{
+	struct kcr3_result r;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 0, NULL);
+	assert_int_equal(kcr3_discover(f.ram, KCR3_SELFREF, 0, &r, NULL), 0);
+	/* The process PML4 at 0x8000 is met first and leads to System. */
+	assert_int_equal(r.kcr3, KIMG_KCR3);
+	assert_int_equal(r.method, KCR3_SELFREF);
+	assert_int_equal(r.kernel_base, KIMG_KBASE);
+	assert_int_equal(r.system_eprocess, KIMG_KBASE + KIMG_EPROC_RVA);
+	assert_int_equal(r.candidates, 1);
+	assert_int_equal(r.has_lowstub, 1);
+	assert_int_equal(kcr3_revalidate(f.ram, &r), 0);
+	fx_close(&f);
+	fx_open(&f, KIMG_NO_STUB, NULL);
+	assert_int_equal(kcr3_discover(f.ram, KCR3_AUTO, 0, &r, NULL), 0);
+	assert_int_equal(r.method, KCR3_SELFREF);
+	assert_int_equal(r.kcr3, KIMG_KCR3);
+	assert_int_equal(r.has_lowstub, 0);
+	assert_int_equal(kcr3_discover(f.ram, KCR3_LOWSTUB, 0, &r, NULL),
+	    -ENOENT);
+	fx_close(&f);
+}
+
+static void
+test_given(void **state)
+{
+	struct kcr3_result r;
+	const char *why = NULL;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 0, NULL);
+	assert_int_equal(kcr3_discover(f.ram, KCR3_GIVEN, KIMG_KCR3, &r, &why),
+	    0);
+	assert_int_equal(r.method, KCR3_GIVEN);
+	assert_int_equal(r.has_lowstub, 1);
+	assert_int_equal(kcr3_discover(f.ram, KCR3_GIVEN, 0x40000, &r, &why),
+	    -EINVAL);
+	assert_non_null(strstr(why, "does not validate"));
+	assert_int_equal(kcr3_discover(f.ram, KCR3_GIVEN, 0x800000, &r, &why),
+	    -EINVAL);
+	fx_close(&f);
+}
+
+static void
+test_noise(void **state)
+{
+	struct kcr3_result r;
+	const char *why = NULL;
+	struct fx f;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	size_t i;
+
+	(void)state;
+	fx_open(&f, ~0u, NULL);		/* all holes */
+	assert_int_equal(kcr3_discover(f.ram, KCR3_AUTO, 0, &r, &why), -ENOENT);
+	assert_non_null(strstr(why, "no kcr3 candidate"));
+	fx_close(&f);
+	fx_open(&f, ~0u, NULL);
+	for (i = 0; i < KIMG_SIZE / 8; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		memcpy(f.img + 8 * i, &x, 8);
+	}
+	ram_close(f.ram);
+	(void)close(f.fd);
+	f.fd = kimg_memfd(f.img, KIMG_SIZE);
+	{
+		struct layout_opts o;
+		struct layout l;
+
+		memset(&o, 0, sizeof(o));
+		assert_int_equal(layout_build(&o, KIMG_SIZE, &l, NULL), 0);
+		assert_int_equal(ram_open(f.fd, &l, &f.ram), 0);
+	}
+	assert_int_equal(kcr3_discover(f.ram, KCR3_AUTO, 0, &r, &why), -ENOENT);
+	fx_close(&f);
+}
+
+static void
+no_mz(uint8_t *img)
+{
+	img[KIMG_IMAGE] = 'X';
+	img[KIMG_STUB] = 0;	/* no valid stub either */
+}
+
+static void
+wrong_dtb(uint8_t *img)
+{
+	/* System's DTB names the process PML4's neighbour: not a PML4. */
+	kimg_put64(img, KIMG_IMAGE + KIMG_EPROC_RVA + 0x28, KIMG_PDPT);
+}
+
+static void
+export_out_of_image(uint8_t *img)
+{
+	kimg_put32(img, KIMG_IMAGE + 0x10b4, 0x9000);	/* name past image */
+}
+
+static void
+forwarder(uint8_t *img)
+{
+	kimg_put32(img, KIMG_IMAGE + 0x10a4, 0x1010);	/* inside exports */
+}
+
+static void
+test_selfref_refusals(void **state)
+{
+	void (*const edits[])(uint8_t *) = { no_mz, wrong_dtb,
+	    export_out_of_image, forwarder };
+	struct kcr3_result r;
+	const char *why = NULL;
+	struct fx f;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		fx_open(&f, KIMG_NO_STUB, edits[i]);
+		assert_int_equal(kcr3_discover(f.ram, KCR3_SELFREF, 0, &r,
+		    &why), -ESRCH);
+		assert_non_null(strstr(why, "none validated"));
+		fx_close(&f);
+	}
+}
+
+static void
+two_selfrefs(uint8_t *img)
+{
+	kimg_put64(img, KIMG_KCR3 + 8 * 0x1ee, KIMG_KCR3 | 3);
+}
+
+static void
+test_candidate(void **state)
+{
+	uint64_t q[512];
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 0, NULL);
+	memcpy(q, f.img + KIMG_KCR3, sizeof(q));
+	assert_int_equal(kcr3_selfref_candidate(f.ram, KIMG_KCR3, q), 1);
+	assert_int_equal(kcr3_selfref_candidate(f.ram, KIMG_PROC, q), 0);
+	q[KIMG_SELF] |= 4;		/* user bit on the self-map */
+	assert_int_equal(kcr3_selfref_candidate(f.ram, KIMG_KCR3, q), 0);
+	q[KIMG_SELF] &= ~4ull;
+	q[300] |= 0x80;			/* PS in a PML4E */
+	assert_int_equal(kcr3_selfref_candidate(f.ram, KIMG_KCR3, q), 0);
+	q[300] &= ~0x80ull;
+	q[400] = 0;
+	q[300] = 0x7ff00000000003ull;	/* not RAM: one other left */
+	assert_int_equal(kcr3_selfref_candidate(f.ram, KIMG_KCR3, q), 0);
+	fx_close(&f);
+	fx_open(&f, 0, two_selfrefs);
+	memcpy(q, f.img + KIMG_KCR3, sizeof(q));
+	assert_int_equal(kcr3_selfref_candidate(f.ram, KIMG_KCR3, q), 0);
+	fx_close(&f);
+}
+
+static void
+test_revalidate_stale(void **state)
+{
+	struct kcr3_result r;
+	uint64_t v = 0x20000;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 0, NULL);
+	assert_int_equal(kcr3_discover(f.ram, KCR3_AUTO, 0, &r, NULL), 0);
+	/* The guest rebooted: its stub names another CR3. */
+	assert_int_equal(pwrite(f.fd, &v, 8, KIMG_STUB + 0xa0), 8);
+	assert_int_equal(kcr3_revalidate(f.ram, &r), -ESTALE);
+	fx_close(&f);
+	fx_open(&f, KIMG_NO_STUB, NULL);
+	assert_int_equal(kcr3_discover(f.ram, KCR3_AUTO, 0, &r, NULL), 0);
+	assert_int_equal(kcr3_revalidate(f.ram, &r), 0);
+	/* Its old PML4 page now holds something else. */
+	assert_int_equal(fallocate(f.fd, FALLOC_FL_PUNCH_HOLE |
+	    FALLOC_FL_KEEP_SIZE, KIMG_KCR3, 4096), 0);
+	assert_int_equal(kcr3_revalidate(f.ram, &r), -ESTALE);
+	fx_close(&f);
+}
+
+static void
+test_parse(void **state)
+{
+	enum kcr3_method m;
+	const char *why = NULL;
+	uint64_t g;
+
+	(void)state;
+	assert_int_equal(kcr3_parse("auto", &m, &g, &why), 0);
+	assert_int_equal(m, KCR3_AUTO);
+	assert_int_equal(kcr3_parse("selfref", &m, &g, &why), 0);
+	assert_int_equal(m, KCR3_SELFREF);
+	assert_int_equal(kcr3_parse("lowstub", &m, &g, &why), 0);
+	assert_int_equal(kcr3_parse("0x1AD000", &m, &g, &why), 0);
+	assert_int_equal(m, KCR3_GIVEN);
+	assert_int_equal(g, 0x1ad000);
+	assert_int_equal(kcr3_parse("0x1ad001", &m, &g, &why), -EINVAL);
+	assert_non_null(strstr(why, "page-aligned"));
+	assert_int_equal(kcr3_parse("given", &m, &g, &why), -EINVAL);
+	assert_int_equal(kcr3_parse("0x", &m, &g, &why), -EINVAL);
+	assert_int_equal(kcr3_parse("0x0", &m, &g, &why), -EINVAL);
+	assert_int_equal(kcr3_parse("1ad000", &m, &g, &why), -EINVAL);
+	assert_int_equal(kcr3_parse("0x11111111111111111", &m, &g, &why),
+	    -EINVAL);
+	assert_int_equal(kcr3_parse("0x8000000000000000", &m, &g, &why),
+	    -EINVAL);
+	assert_string_equal(kcr3_method_name((enum kcr3_method)9), "?");
+}
+
+static void
+test_holes_untouched(void **state)
+{
+	struct kcr3_result r;
+	struct stat a, b;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, KIMG_NO_STUB, NULL);
+	assert_int_equal(fstat(f.fd, &a), 0);
+	assert_int_equal(kcr3_discover(f.ram, KCR3_AUTO, 0, &r, NULL), 0);
+	assert_int_equal(kcr3_discover(f.ram, KCR3_GIVEN, 0x200000, &r, NULL),
+	    -EINVAL);
+	assert_int_equal(fstat(f.fd, &b), 0);
+	assert_int_equal(a.st_blocks, b.st_blocks);
+	assert_true(b.st_blocks < KIMG_SIZE / 512 / 4);
+	fx_close(&f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lowstub),
+		cmocka_unit_test(test_selfref),
+		cmocka_unit_test(test_given),
+		cmocka_unit_test(test_noise),
+		cmocka_unit_test(test_selfref_refusals),
+		cmocka_unit_test(test_candidate),
+		cmocka_unit_test(test_revalidate_stale),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_holes_untouched),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The helper's connection to vmsigd's adapter socket, and the helper's one
+ * translation between frames and its own calls.  A protocol violation by
+ * the core is fatal to the helper (systemd restarts it); the core going
+ * away is not (the loop reconnects with backoff).
+ *
+ * Runs in: vmsig-memctx
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "wire.h"
+
+typedef Vmsig__V1__Frame Frame;
+
+static int link_sock = -1;
+static uint32_t link_cur_epoch;
+static int link_inval_sent;
+static uint64_t link_req = 1;
+static struct wire_arena *link_arena;
+static unsigned char link_buf[VMSIG_FRAME_MAX];
+static char link_why[VMSIG_MSG_MAX + 1];
+
+int
+link_fd(void)
+{
+	return link_sock;
+}
+
+uint32_t
+link_epoch(void)
+{
+	return link_cur_epoch;
+}
+
+void
+link_close(void)
+{
+	if (link_sock >= 0)
+		(void)close(link_sock);
+	link_sock = -1;
+}
+
+static int
+send_frame(Frame *f, int fd)
+{
+	int n;
+
+	f->nfds = fd >= 0 ? 1 : 0;
+	if ((n = wire_pack(f, link_buf, sizeof(link_buf))) < 0)
+		return n;
+	return fdpass_send(link_sock, link_buf, (size_t)n, &fd,
+	    fd >= 0 ? 1 : 0);
+}
+
+/* Wait for one frame (bounded), decoded into the arena. */
+static int
+recv_frame(int timeout_ms, Frame **ret, int *ret_fd)
+{
+	struct pollfd pfd = { .fd = link_sock, .events = POLLIN };
+	unsigned int nfds = 0;
+	size_t len = 0;
+	int fds[1] = { -1 }, r;
+	const char *why = NULL;
+
+	if (timeout_ms >= 0 && poll(&pfd, 1, timeout_ms) <= 0)
+		return -ETIMEDOUT;
+	r = fdpass_recv(link_sock, link_buf, sizeof(link_buf), fds, 1, &len,
+	    &nfds);
+	if (r == -EAGAIN)
+		return -EAGAIN;
+	if (r == 0)
+		return -EPIPE;
+	if (r < 0)
+		return -EPROTO;
+	r = wire_decode(link_arena, link_buf, len, nfds, ret, &why);
+	if (r < 0) {
+		fdpass_close(fds, nfds);
+		log_warnx("vmsigd sent a bad frame: %s", why);
+		return -EPROTO;
+	}
+	*ret_fd = nfds > 0 ? fds[0] : -1;
+	return 0;
+}
+
+static int
+handshake(const struct link_cfg *cfg, const char **ret_why)
+{
+	Frame f = VMSIG__V1__FRAME__INIT, *in;
+	Vmsig__V1__Hello h = VMSIG__V1__HELLO__INIT;
+	int r, fd = -1;
+
+	h.proto_version = VMSIG_PROTO_VERSION;
+	h.role = VMSIG__V1__ROLE__ROLE_ADAPTER;
+	h.name = (char *)cfg->name;
+	h.endpoint = cfg->endpoint;
+	h.source = VMSIG__V1__SOURCE__SOURCE_MEMCTX;
+	f.req_id = link_req++;
+	f.msg_case = VMSIG__V1__FRAME__MSG_HELLO;
+	f.hello = &h;
+	if ((r = send_frame(&f, -1)) < 0)
+		return r;
+	if ((r = recv_frame(5000, &in, &fd)) < 0)
+		return r == -EPIPE ? -ECONNRESET : r;
+	if (fd >= 0)
+		(void)close(fd);
+	if (in->msg_case == VMSIG__V1__FRAME__MSG_ERROR) {
+		snprintf(link_why, sizeof(link_why), "%s",
+		    in->error->message != NULL ? in->error->message : "");
+		*ret_why = link_why;
+		return in->error->code == EEXIST ? -EEXIST : -EPERM;
+	}
+	if (in->msg_case != VMSIG__V1__FRAME__MSG_WELCOME)
+		return -EPROTO;
+	link_cur_epoch = in->welcome->epoch;
+	log_info("connected to vmsigd as peer %u; next epoch %u",
+	    in->welcome->peer_id, link_cur_epoch);
+	return 0;
+}
+
+int
+link_open(const struct link_cfg *cfg, const char **ret_why)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int r;
+
+	*ret_why = "";
+	if (link_arena == NULL && (link_arena = wire_arena_new()) == NULL)
+		return -ENOMEM;
+	if (strlen(cfg->path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, cfg->path);
+	link_sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (link_sock == -1)
+		return -errno;
+	/* A non-blocking connect on AF_UNIX completes at once or fails. */
+	if (connect(link_sock, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		r = -errno;
+		link_close();
+		return r;
+	}
+	if ((r = handshake(cfg, ret_why)) < 0)
+		link_close();
+	link_inval_sent = 0;
+	return r;
+}
+
+int
+link_send_ready(const struct guest *g)
+{
+	Frame f = VMSIG__V1__FRAME__INIT;
+	Vmsig__V1__MemctxReady mr = VMSIG__V1__MEMCTX_READY__INIT;
+	Vmsig__V1__Locator l = VMSIG__V1__LOCATOR__INIT;
+	Vmsig__V1__Segment sv[LAYOUT_MAX_SEGS], *sp[LAYOUT_MAX_SEGS];
+	const vmsig_memseg *segs = NULL;
+	uint32_t nseg = 0, i;
+
+	layout_wire(&g->layout, &l.low, &segs, &nseg);
+	for (i = 0; i < nseg; i++) {
+		vmsig__v1__segment__init(&sv[i]);
+		sv[i].gpa = segs[i].gpa;
+		sv[i].len = segs[i].len;
+		sv[i].file_off = segs[i].file_off;
+		sp[i] = &sv[i];
+	}
+	l.kcr3 = g->kcr3.kcr3;
+	l.flags = 0;
+	l.n_segs = nseg;
+	l.segs = sp;
+	mr.loc = &l;
+	mr.method = (char *)kcr3_method_name(g->kcr3.method);
+	f.msg_case = VMSIG__V1__FRAME__MSG_MEMCTX_READY;
+	f.memctx_ready = &mr;
+	link_inval_sent = 0;
+	/* Only ever the O_RDONLY descriptor: the writable one never leaves. */
+	return send_frame(&f, g->fd);
+}
+
+int
+link_send_invalidate(const char *reason)
+{
+	Frame f = VMSIG__V1__FRAME__INIT;
+	Vmsig__V1__InvalidateRequest ir = VMSIG__V1__INVALIDATE_REQUEST__INIT;
+
+	if (link_sock < 0 || link_inval_sent)
+		return 0;
+	ir.reason = (char *)reason;
+	f.msg_case = VMSIG__V1__FRAME__MSG_INVALIDATE_REQUEST;
+	f.invalidate_request = &ir;
+	link_inval_sent = 1;
+	return send_frame(&f, -1);
+}
+
+int
+link_reply_written(uint64_t req_id, uint64_t written)
+{
+	Frame f = VMSIG__V1__FRAME__INIT;
+	Vmsig__V1__MemWriteResult w = VMSIG__V1__MEM_WRITE_RESULT__INIT;
+
+	w.written = written;
+	f.req_id = req_id;
+	f.msg_case = VMSIG__V1__FRAME__MSG_MEM_WRITE_RESULT;
+	f.mem_write_result = &w;
+	return send_frame(&f, -1);
+}
+
+int
+link_reply_error(uint64_t req_id, int code, const char *message)
+{
+	Frame f = VMSIG__V1__FRAME__INIT;
+	Vmsig__V1__Error e = VMSIG__V1__ERROR__INIT;
+
+	e.code = (uint32_t)code;
+	e.message = (char *)message;
+	f.req_id = req_id;
+	f.msg_case = VMSIG__V1__FRAME__MSG_ERROR;
+	f.error = &e;
+	return send_frame(&f, -1);
+}
+
+int
+link_recv(struct guest *g)
+{
+	Frame *f;
+	int fd = -1, r, i;
+
+	/* Bounded: a burst of writes must not starve the rest of the loop. */
+	for (i = 0; i < 16; i++) {
+		r = recv_frame(-1, &f, &fd);
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return r;
+		if (fd >= 0) {	/* nothing the core sends us carries one */
+			(void)close(fd);
+			return -EPROTO;
+		}
+		switch (f->msg_case) {
+		case VMSIG__V1__FRAME__MSG_INVALIDATE:
+			link_cur_epoch = f->invalidate->epoch;
+			return 1;
+		case VMSIG__V1__FRAME__MSG_MEM_WRITE_CMD:
+			memwrite_do(g, f->req_id, f->mem_write_cmd->epoch,
+			    f->mem_write_cmd->gpa, f->mem_write_cmd->data.data,
+			    f->mem_write_cmd->data.len);
+			break;
+		case VMSIG__V1__FRAME__MSG_ERROR:
+			log_warnx("vmsigd: %s", f->error->message);
+			return -EPROTO;
+		default:
+			log_warnx("vmsigd sent %s, which a helper never "
+			    "receives", wire_msg_name(f));
+			return -EPROTO;
+		}
+	}
+	return 0;
+}

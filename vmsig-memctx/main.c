@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmsig-memctx: the privileged helper, one per guest.  Start-up, in order:
+ *   arguments → acquire: open the RAM file, check the layout, find kcr3
+ *   (before anything is sent: a guest we cannot read is an exit code, not
+ *   a context) → first connection to vmsigd (a refusal is final) →
+ *   drop groups, gid and uid (--user/--group) → clear every capability →
+ *   no-new-privs, not dumpable → Landlock (the RAM file's directory) →
+ *   seccomp → the loop.
+ *
+ * Runs in: vmsig-memctx
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "sandbox.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	5000
+
+struct opts {
+	struct link_cfg link;
+	const char *user, *group, *selftest;
+	unsigned int revalidate_ms;
+	int verbose, use_syslog, print_sandbox;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: vmsig-memctx --endpoint N --ram PATH --connect SOCKET\n"
+"           [--low BYTES | --seg GPA:LEN:OFFSET ... | --machine q35|pc]\n"
+"           [--kcr3 auto|lowstub|selfref|0xHEX] [--writable]\n"
+"           [--revalidate-ms N] [--user NAME] [--group NAME] [-d] [-s]\n"
+"           [--print-sandbox] [--sandbox-selftest SYSCALL]\n");
+}
+
+static unsigned long
+number(const char *s, const char *what, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno != 0 || *end != '\0' || v == 0 || v > max)
+		fatalx_code(EXIT_MEMCTX_USAGE, "%s: '%s' is not a number in "
+		    "1..%lu", what, s, max);
+	return v;
+}
+
+static void
+layout_arg(int (*fn)(struct layout_opts *, const char *, const char **),
+    struct layout_opts *lo, const char *arg, const char *opt)
+{
+	const char *why = "";
+
+	if (fn(lo, arg, &why) < 0)
+		fatalx_code(EXIT_MEMCTX_USAGE, "%s %s: %s", opt, arg, why);
+}
+
+static void
+parse(int argc, char **argv, struct opts *o, struct guest *g)
+{
+	enum { O_EP = 256, O_RAM, O_CONN, O_LOW, O_SEG, O_MACH, O_KCR3, O_WR,
+	    O_REVAL, O_USER, O_GROUP, O_PRINT, O_SELF, O_HELP };
+	static const struct option lo[] = {
+		{ "endpoint", required_argument, NULL, O_EP },
+		{ "ram", required_argument, NULL, O_RAM },
+		{ "connect", required_argument, NULL, O_CONN },
+		{ "low", required_argument, NULL, O_LOW },
+		{ "seg", required_argument, NULL, O_SEG },
+		{ "machine", required_argument, NULL, O_MACH },
+		{ "kcr3", required_argument, NULL, O_KCR3 },
+		{ "writable", no_argument, NULL, O_WR },
+		{ "revalidate-ms", required_argument, NULL, O_REVAL },
+		{ "user", required_argument, NULL, O_USER },
+		{ "group", required_argument, NULL, O_GROUP },
+		{ "print-sandbox", no_argument, NULL, O_PRINT },
+		{ "sandbox-selftest", required_argument, NULL, O_SELF },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *why = "";
+	int c;
+
+	while ((c = getopt_long(argc, argv, "dsh", lo, NULL)) != -1) {
+		switch (c) {
+		case O_EP: o->link.endpoint = (uint32_t)number(optarg,
+		    "--endpoint", UINT32_MAX); break;
+		case O_RAM: g->path = optarg; break;
+		case O_CONN: o->link.path = optarg; break;
+		case O_LOW: layout_arg(layout_opt_low, &g->lopts, optarg,
+		    "--low"); break;
+		case O_SEG: layout_arg(layout_opt_seg, &g->lopts, optarg,
+		    "--seg"); break;
+		case O_MACH: layout_arg(layout_opt_machine, &g->lopts, optarg,
+		    "--machine"); break;
+		case O_KCR3:
+			if (kcr3_parse(optarg, &g->method, &g->given, &why) < 0)
+				fatalx_code(EXIT_MEMCTX_USAGE, "--kcr3 %s: %s",
+				    optarg, why);
+			break;
+		case O_WR: g->writable = 1; break;
+		case O_REVAL: o->revalidate_ms = (unsigned int)number(optarg,
+		    "--revalidate-ms", 3600000); break;
+		case O_USER: o->user = optarg; break;
+		case O_GROUP: o->group = optarg; break;
+		case O_PRINT: o->print_sandbox = 1; break;
+		case O_SELF: o->selftest = optarg; break;
+		case 'd': o->verbose++; break;
+		case 's': o->use_syslog = 1; break;
+		case 'h': case O_HELP: usage(stdout); exit(0);
+		default: usage(stderr); exit(EXIT_MEMCTX_USAGE);
+		}
+	}
+	if (optind != argc || (!o->print_sandbox && (g->path == NULL ||
+	    o->link.path == NULL || o->link.endpoint == 0))) {
+		usage(stderr);
+		fprintf(stderr, "--endpoint, --ram and --connect are needed\n");
+		exit(EXIT_MEMCTX_USAGE);
+	}
+}
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* No SA_RESTART: poll(2) returns EINTR and the loop sees the flag. */
+static void
+signals_setup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)signal(SIGPIPE, SIG_IGN);
+}
+
+static int
+timer_open(unsigned int ms)
+{
+	struct itimerspec its;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd == -1)
+		return -errno;
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	its.it_interval = its.it_value;
+	if (timerfd_settime(fd, 0, &its, NULL) == -1) {
+		int r = -errno;
+
+		(void)close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static void
+confine(const struct opts *o, const struct guest *g)
+{
+	struct privdrop_ids ids;
+	char dir[PATH_MAX];
+	unsigned int fl = g->writable ? SANDBOX_WRITABLE : 0;
+	int r;
+
+	if (o->user != NULL) {
+		if ((r = privdrop_lookup(o->user, o->group, &ids)) < 0)
+			fatalx("--user %s: %s", o->user, strerror(-r));
+		if ((r = privdrop_ids(&ids)) < 0)
+			fatalx("dropping to user %s: %s", o->user, strerror(-r));
+	}
+	/* Keep no capability: reopening the file needs only its mode. */
+	if ((r = privdrop_caps(NULL, 0)) < 0)
+		fatalx("clearing capabilities: %s", strerror(-r));
+	if ((r = privdrop_nnp()) < 0)
+		fatalx("no_new_privs: %s", strerror(-r));
+	snprintf(dir, sizeof(dir), "%s", g->path);
+	r = landlock_restrict(dirname(dir), fl);
+	if (r == -EOPNOTSUPP)
+		log_info("landlock: not supported by this kernel; skipped");
+	else if (r < 0)
+		fatalx("landlock: %s", strerror(-r));
+	if ((r = seccomp_memctx_load(fl)) < 0)
+		fatalx("seccomp: %s", strerror(-r));
+}
+
+struct state {
+	struct opts *o;
+	struct guest *g;
+	int timer;
+	unsigned int backoff;
+	struct timespec next_try;
+	int stale;		/* the guest changed while vmsigd was away */
+};
+
+static long
+ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (t->tv_sec - now.tv_sec) * 1000L +
+	    (t->tv_nsec - now.tv_nsec) / 1000000L;
+	return ms < 0 ? 0 : ms;
+}
+
+static void
+schedule_reconnect(struct state *s)
+{
+	clock_gettime(CLOCK_MONOTONIC, &s->next_try);
+	s->next_try.tv_sec += s->backoff / 1000;
+	s->next_try.tv_nsec += (long)(s->backoff % 1000) * 1000000L;
+	if (s->next_try.tv_nsec >= 1000000000L) {
+		s->next_try.tv_sec++;
+		s->next_try.tv_nsec -= 1000000000L;
+	}
+	s->backoff = s->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    s->backoff * 2;
+}
+
+/* Find the guest afresh and, if vmsigd is there, offer it. */
+static void
+rebootstrap(struct state *s)
+{
+	const char *why = "";
+	int code, r;
+
+	r = guest_bootstrap(s->g, &code, &why);
+	(void)watch_rearm(s->g->path);
+	if (r < 0) {
+		log_info("guest not ready (%s: %s); retrying", why,
+		    strerror(-r));
+		return;
+	}
+	s->stale = 0;
+	if (link_fd() >= 0 && link_send_ready(s->g) < 0) {
+		log_warnx("vmsigd: cannot send the context");
+		link_close();
+		schedule_reconnect(s);
+	}
+}
+
+static void
+try_connect(struct state *s)
+{
+	const char *why = "";
+	int r = link_open(&s->o->link, &why);
+
+	if (r == -EEXIST || r == -EPERM)
+		fatalx_code(EXIT_MEMCTX_REFUSED, "vmsigd refused endpoint %u: "
+		    "%s", s->o->link.endpoint, why);
+	if (r < 0) {
+		log_debug("vmsigd at %s: %s", s->o->link.path, strerror(-r));
+		schedule_reconnect(s);
+		return;
+	}
+	s->backoff = BACKOFF_MIN_MS;
+	if (s->stale || !s->g->ready)
+		rebootstrap(s);
+	else if (link_send_ready(s->g) < 0) {
+		link_close();
+		schedule_reconnect(s);
+	}
+}
+
+/* The guest changed: tell vmsigd (it answers Invalidate), or, with no
+ * vmsigd, just remember to look again before the next offer. */
+static void
+guest_changed(struct state *s, const char *why)
+{
+	log_info("%s", why);
+	if (link_fd() >= 0)
+		(void)link_send_invalidate(why);
+	else
+		s->stale = 1;
+}
+
+static void
+on_tick(struct state *s)
+{
+	const char *why = "";
+	uint64_t ticks;
+
+	(void)!read(s->timer, &ticks, sizeof(ticks));
+	if (!s->g->ready) {
+		rebootstrap(s);
+		return;
+	}
+	if (guest_revalidate(s->g, &why) < 0)
+		guest_changed(s, why);
+}
+
+static void
+on_link(struct state *s)
+{
+	int r = link_recv(s->g);
+
+	if (r == 1) {
+		log_info("vmsigd: invalidated, epoch %u; re-bootstrapping",
+		    link_epoch());
+		rebootstrap(s);
+	} else if (r == -EPIPE) {
+		log_warnx("vmsigd went away; reconnecting");
+		link_close();
+		s->backoff = BACKOFF_MIN_MS;
+		schedule_reconnect(s);
+	} else if (r < 0)
+		fatalx("vmsigd broke the protocol; exiting");
+}
+
+static int
+run(struct state *s)
+{
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{ .fd = s->timer, .events = POLLIN },
+			{ .fd = watch_fd(), .events = POLLIN },
+			{ .fd = link_fd(), .events = POLLIN },
+		};
+		int timeout = link_fd() < 0 ? (int)ms_until(&s->next_try) : -1;
+		int n;
+
+		if (stop_signal)
+			return 0;
+		if (link_fd() < 0 && timeout == 0) {
+			try_connect(s);
+			continue;
+		}
+		n = poll(pfd, link_fd() >= 0 ? 3 : 2, timeout);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			fatal("poll");
+		if (pfd[0].revents & POLLIN)
+			on_tick(s);
+		if ((pfd[1].revents & POLLIN) && watch_read() &&
+		    !guest_same_file(s->g))
+			guest_changed(s, "the RAM file was replaced or removed");
+		if (link_fd() >= 0 && pfd[2].revents)
+			on_link(s);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { .link = { .name = "vmsig-memctx" },
+	    .revalidate_ms = 1000 };
+	struct guest g = { .fd = -1, .wfd = -1 };
+	struct state s = { .o = &o, .g = &g, .backoff = BACKOFF_MIN_MS };
+	const char *why = "";
+	int code, r;
+
+	parse(argc, argv, &o, &g);
+	if (o.print_sandbox)
+		return seccomp_memctx_print(g.writable ? SANDBOX_WRITABLE : 0,
+		    STDOUT_FILENO) < 0;
+	log_init("vmsig-memctx", LOG_LVL_INFO + o.verbose, o.use_syslog);
+	signals_setup();
+
+	/* Acquire: the guest, read-only, and what we need to watch it. */
+	if ((r = guest_bootstrap(&g, &code, &why)) < 0)
+		fatalx_code(code, "%s: %s (%s)", g.path, why, strerror(-r));
+	if ((r = watch_open(g.path)) < 0)
+		fatalx_code(EXIT_MEMCTX_RAM, "inotify on %s: %s", g.path,
+		    strerror(-r));
+	if ((s.timer = timer_open(o.revalidate_ms)) < 0)
+		fatalx("timerfd: %s", strerror(-s.timer));
+	/* Connect before confinement only to learn at once of a refusal. */
+	try_connect(&s);
+
+	confine(&o, &g);
+	if (o.selftest != NULL) {
+		r = sandbox_selftest(o.selftest);
+		log_warnx("selftest %s: %s", o.selftest, r < 0 ?
+		    strerror(-r) : "the forbidden call succeeded");
+		return r < 0 ? SANDBOX_SELFTEST_REFUSED :
+		    SANDBOX_SELFTEST_ALLOWED;
+	}
+	r = run(&s);
+	log_info("signal %d: stopping", (int)stop_signal);
+	link_close();
+	guest_reset(&g);
+	return r;
+}

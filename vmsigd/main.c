@@ -255,6 +255,7 @@ main(int argc, char **argv)
 		log_info("landlock: not supported by this kernel; skipped");
 	else if (r < 0)
 		fatalx("landlock: %s", strerror(-r));
+	counters.uid = getuid();
 	if ((r = seccomp_vmsigd_load()) < 0)
 		fatalx("seccomp: %s", strerror(-r));
 	if (o.selftest != NULL)

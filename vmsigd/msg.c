@@ -423,7 +423,7 @@ msg_pack_status(void *buf, size_t cap, uint64_t req_id)
 	}
 	s.proto_version = VMSIG_PROTO_VERSION;
 	s.pid = getpid();
-	s.uid = getuid();
+	s.uid = counters.uid;
 	s.endpoints = esp;
 	s.n_endpoints = ne;
 	s.peers = psp;

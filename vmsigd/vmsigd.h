@@ -270,6 +270,7 @@ int policy_allows(enum policy_rule rule, struct peer *p, uint64_t req_id);
 struct counters {
 	uint64_t protocol_errors, slow_holders, refused_fds;
 	uint64_t start_ms;
+	uid_t uid;		/* after the drop: getuid(2) is not allowed */
 };
 extern struct counters counters;
 

@@ -53,10 +53,23 @@ void vmsig_holder_close(struct vmsig_holder *h);
 /* The descriptor to poll for POLLIN; owned by h. */
 int vmsig_holder_fd(const struct vmsig_holder *h);
 
+/*
+ * Events already received and queued for vmsig_holder_next() (they arrived
+ * while subscribe/status waited for a reply).  The fd does not poll
+ * readable for them: drain with vmsig_holder_next(h, 0, ...) while this is
+ * non-zero before polling.
+ */
+size_t vmsig_holder_pending(const struct vmsig_holder *h);
+
 /* This connection's peer id (from Welcome). */
 uint32_t vmsig_holder_peer_id(const struct vmsig_holder *h);
 
-/* The message of the last Error the daemon sent, or "" (owned by h). */
+/*
+ * The message of the last Error the daemon sent, or "" (owned by h).
+ * With h == NULL: the message of the Error that refused the calling
+ * thread's last failed vmsig_holder_open(), or "" (thread-local storage,
+ * valid until the thread's next vmsig_holder_open()).
+ */
 const char *vmsig_holder_error(const struct vmsig_holder *h);
 
 /*

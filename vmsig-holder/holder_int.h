@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to the holder connection (holder.c, holder_io.c, holder_wire.c,
+ * holder_track.c, event.c): the connection itself, the decoded form of
+ * what the daemon sends, and what each file lends the others.  Only
+ * holder_wire.c sees the generated protobuf-c names; everything else works
+ * on struct holder_msg.
+ *
+ * Runs in: holder
+ */
+#ifndef VMSIG_HOLDER_INT_H
+#define VMSIG_HOLDER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vmsig/holder.h>
+
+#include "wire.h"
+
+/* Events a connection keeps for next() before it gives up on the holder. */
+#define HOLDER_QUEUE_MAX	16384u
+/* Default wait for the daemon's answer to a handshake or a request. */
+#define HOLDER_TIMEOUT_MS	5000
+
+/* What the daemon may send a holder. */
+enum holder_msg_kind {
+	HOLDER_MSG_WELCOME = 1,
+	HOLDER_MSG_ERROR,
+	HOLDER_MSG_ACK,
+	HOLDER_MSG_EVENT,
+	HOLDER_MSG_STATUS,
+};
+
+/* One decoded frame.  ev and st are owned by the message until taken. */
+struct holder_msg {
+	enum holder_msg_kind kind;
+	uint64_t req_id;
+	uint32_t peer_id;		/* WELCOME */
+	uint32_t proto_version;		/* WELCOME */
+	int code;			/* ERROR: positive errno */
+	char message[VMSIG_MSG_MAX + 1];	/* ERROR */
+	vmsig_event *ev;		/* EVENT */
+	struct vmsig_status *st;	/* STATUS */
+};
+
+/* Requests a holder sends (holder_wire_pack_request). */
+enum holder_req_kind {
+	HOLDER_REQ_SUBSCRIBE = 1,
+	HOLDER_REQ_UNSUBSCRIBE,
+	HOLDER_REQ_STATUS,
+};
+
+struct holder_req {
+	enum holder_req_kind kind;
+	uint64_t req_id;
+	const uint32_t *endpoints;	/* SUBSCRIBE */
+	size_t nendpoints;
+	uint32_t event_mask;
+};
+
+/* The tracked context of one endpoint. */
+struct holder_track {
+	uint32_t endpoint;
+	uint32_t epoch;
+	uint64_t kcr3;
+	struct vmsig_mem *mem;		/* NULL: none for this epoch */
+};
+
+struct holder_qent {
+	struct holder_qent *next;
+	vmsig_event *ev;
+};
+
+struct vmsig_holder {
+	int fd;
+	uint32_t peer_id;
+	uint64_t next_req;		/* last req_id used; ids are never reused */
+	/* 0 while usable; otherwise what every later call returns (-EPIPE,
+	 * -EPROTO, or the code of a connection-level Error). */
+	int dead;
+	struct wire_arena *arena;
+	unsigned char *buf;		/* VMSIG_FRAME_MAX bytes */
+	struct holder_qent *qhead, *qtail;
+	size_t qlen;
+	struct holder_track *track;
+	size_t ntrack;
+	char error[VMSIG_MSG_MAX + 1];
+};
+
+/* holder_wire.c: frames <-> holder_msg. */
+int holder_wire_pack_hello(void *buf, size_t cap, uint64_t req_id,
+    const char *name);
+int holder_wire_pack_request(void *buf, size_t cap,
+    const struct holder_req *req);
+int holder_wire_parse(struct wire_arena *a, const void *buf, size_t len,
+    const int *fds, unsigned int nfds, struct holder_msg *ret_msg);
+void holder_msg_clear(struct holder_msg *m);
+
+/* holder_io.c: datagrams, deadlines, the event queue. */
+int64_t holder_io_deadline(int timeout_ms);
+int holder_io_remaining(int64_t deadline);
+int holder_io_send(struct vmsig_holder *h, const void *buf, size_t len,
+    int64_t deadline);
+int holder_io_recv(struct vmsig_holder *h, struct holder_msg *ret_msg);
+int holder_io_wait(struct vmsig_holder *h, int64_t deadline);
+int holder_io_enqueue(struct vmsig_holder *h, vmsig_event *ev);
+vmsig_event *holder_io_dequeue(struct vmsig_holder *h);
+void holder_io_fail(struct vmsig_holder *h, int err);
+int holder_io_other(struct vmsig_holder *h, struct holder_msg *m);
+int holder_io_request(struct vmsig_holder *h, struct holder_req *req,
+    int timeout_ms, struct holder_msg *ret_msg);
+
+/* holder_track.c: the per-endpoint memory context. */
+void holder_track_event(struct vmsig_holder *h, const vmsig_event *ev);
+void holder_track_clear(struct vmsig_holder *h);
+
+#endif

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one file of the holder library that speaks protobuf-c: it packs
+ * Hello and the holder's requests, and turns each decoded frame from the
+ * daemon into a struct holder_msg (events into vmsig_event, StatusReply
+ * into struct vmsig_status).  Frames are decoded strictly by wire_decode;
+ * what the wire allows but a holder must not accept (a message meant for
+ * the daemon, a writable descriptor) is refused here as -EPROTO.
+ *
+ * Runs in: holder
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "holder_int.h"
+
+int
+holder_wire_pack_hello(void *buf, size_t cap, uint64_t req_id,
+    const char *name)
+{
+	Vmsig__V1__Frame f = VMSIG__V1__FRAME__INIT;
+	Vmsig__V1__Hello hello = VMSIG__V1__HELLO__INIT;
+
+	hello.proto_version = VMSIG_PROTO_VERSION;
+	hello.role = VMSIG__V1__ROLE__ROLE_HOLDER;
+	hello.name = (char *)(uintptr_t)name;
+	f.req_id = req_id;
+	f.msg_case = VMSIG__V1__FRAME__MSG_HELLO;
+	f.hello = &hello;
+	return wire_pack(&f, buf, cap);
+}
+
+int
+holder_wire_pack_request(void *buf, size_t cap, const struct holder_req *req)
+{
+	Vmsig__V1__Frame f = VMSIG__V1__FRAME__INIT;
+	Vmsig__V1__Subscribe sub = VMSIG__V1__SUBSCRIBE__INIT;
+	Vmsig__V1__Unsubscribe unsub = VMSIG__V1__UNSUBSCRIBE__INIT;
+	Vmsig__V1__StatusRequest st = VMSIG__V1__STATUS_REQUEST__INIT;
+
+	f.req_id = req->req_id;
+	switch (req->kind) {
+	case HOLDER_REQ_SUBSCRIBE:
+		sub.n_endpoints = req->nendpoints;
+		sub.endpoints = (uint32_t *)(uintptr_t)req->endpoints;
+		sub.event_mask = req->event_mask;
+		f.msg_case = VMSIG__V1__FRAME__MSG_SUBSCRIBE;
+		f.subscribe = &sub;
+		break;
+	case HOLDER_REQ_UNSUBSCRIBE:
+		f.msg_case = VMSIG__V1__FRAME__MSG_UNSUBSCRIBE;
+		f.unsubscribe = &unsub;
+		break;
+	case HOLDER_REQ_STATUS:
+		f.msg_case = VMSIG__V1__FRAME__MSG_STATUS;
+		f.status = &st;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return wire_pack(&f, buf, cap);
+}
+
+/* The holder re-checks what the daemon vouches for: a descriptor that could
+ * write guest RAM must never reach the caller, whoever sent it. */
+static int
+fd_readonly_file(int fd)
+{
+	struct stat sb;
+	int fl;
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl == -1 || (fl & O_ACCMODE) != O_RDONLY)
+		return 0;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
+		return 0;
+	return 1;
+}
+
+static int
+event_memctx(const Vmsig__V1__Locator *loc, int fd, vmsig_event *ev)
+{
+	vmsig_memctx mc;
+	vmsig_memseg *segs = NULL;
+	size_t i;
+
+	if (fd < 0 || !fd_readonly_file(fd))
+		return -EPROTO;
+	if (loc->n_segs > 0) {
+		segs = calloc(loc->n_segs, sizeof(*segs));
+		if (segs == NULL)
+			return -ENOMEM;
+		for (i = 0; i < loc->n_segs; i++) {
+			segs[i].gpa = loc->segs[i]->gpa;
+			segs[i].len = loc->segs[i]->len;
+			segs[i].file_off = loc->segs[i]->file_off;
+		}
+	}
+	memset(&mc, 0, sizeof(mc));
+	mc.kcr3 = loc->kcr3;
+	mc.low = loc->low;
+	mc.epoch = ev->epoch;
+	mc.nseg = (uint32_t)loc->n_segs;
+	/* Checked just above: the descriptor is read-only whatever the flags
+	 * on the wire said. */
+	mc.flags = loc->flags | VMSIG_MEMCTX_RDONLY;
+	memcpy(ev->inln, &mc, sizeof(mc));
+	ev->payload.data = segs;
+	ev->payload.len = loc->n_segs * sizeof(*segs);
+	ev->fd = fd;
+	return 0;
+}
+
+static void
+event_body(const Vmsig__V1__Event *e, vmsig_event *ev)
+{
+	vmsig_memctx_inv inv;
+	vmsig_memwritten w;
+	vmsig_lease_lost ll;
+
+	switch (e->body_case) {
+	case VMSIG__V1__EVENT__BODY_INVALIDATED:
+		inv.endpoint = e->endpoint;
+		inv.epoch = e->epoch;
+		memcpy(ev->inln, &inv, sizeof(inv));
+		break;
+	case VMSIG__V1__EVENT__BODY_WRITTEN:
+		memset(&w, 0, sizeof(w));
+		w.gpa = e->written->gpa;
+		w.len = e->written->len;
+		w.writer = e->written->writer;
+		memcpy(ev->inln, &w, sizeof(w));
+		break;
+	case VMSIG__V1__EVENT__BODY_LEASE_LOST:
+		memset(&ll, 0, sizeof(ll));
+		ll.lease_id = e->lease_lost->lease_id;
+		ll.reason = (uint32_t)e->lease_lost->reason;
+		memcpy(ev->inln, &ll, sizeof(ll));
+		break;
+	default:
+		break;
+	}
+}
+
+static int
+parse_event(const wire_frame *f, const int *fds, unsigned int nfds,
+    struct holder_msg *m)
+{
+	const Vmsig__V1__Event *e = f->event;
+	vmsig_event *ev;
+	int r;
+
+	/* Events are unsolicited: a req_id would mean a confused daemon. */
+	if (f->req_id != 0)
+		return -EPROTO;
+	ev = calloc(1, sizeof(*ev));
+	if (ev == NULL)
+		return -ENOMEM;
+	ev->type = (uint32_t)e->type;
+	ev->endpoint = e->endpoint;
+	ev->source = (uint32_t)e->source;
+	ev->epoch = e->epoch;
+	ev->seq = e->seq;
+	ev->fd = -1;
+	if (e->body_case == VMSIG__V1__EVENT__BODY_MEMCTX) {
+		r = event_memctx(e->memctx->loc, nfds == 1 ? fds[0] : -1, ev);
+		if (r < 0) {
+			free(ev);
+			return r;
+		}
+	} else
+		event_body(e, ev);
+	m->ev = ev;
+	return 0;
+}
+
+static void
+copy_str(char *dst, size_t cap, const char *src)
+{
+	(void)snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+static int
+status_endpoint(const Vmsig__V1__EndpointStatus *w,
+    struct vmsig_status_endpoint *s)
+{
+	const Vmsig__V1__Locator *loc = w->loc;
+	size_t i;
+
+	s->endpoint = w->endpoint;
+	s->epoch = w->epoch;
+	s->has_context = w->has_context;
+	s->adapter_peer = w->adapter_peer;
+	s->adapter_pid = (pid_t)w->adapter_pid;
+	s->ctx.epoch = w->epoch;
+	copy_str(s->method, sizeof(s->method), w->method);
+	s->lease_id = w->lease_id;
+	s->lease_peer = w->lease_peer;
+	s->lease_expires_ms = w->lease_expires_ms;
+	s->events = w->events;
+	s->invalidations = w->invalidations;
+	if (loc == NULL)
+		return 0;
+	s->ctx.kcr3 = loc->kcr3;
+	s->ctx.low = loc->low;
+	s->ctx.flags = loc->flags;
+	if (loc->n_segs > VMSIG_SEGS_MAX)
+		return -EPROTO;
+	if (loc->n_segs == 0)
+		return 0;
+	s->segs = calloc(loc->n_segs, sizeof(*s->segs));
+	if (s->segs == NULL)
+		return -ENOMEM;
+	s->ctx.nseg = (uint32_t)loc->n_segs;
+	for (i = 0; i < loc->n_segs; i++) {
+		s->segs[i].gpa = loc->segs[i]->gpa;
+		s->segs[i].len = loc->segs[i]->len;
+		s->segs[i].file_off = loc->segs[i]->file_off;
+	}
+	return 0;
+}
+
+static void
+status_peer(const Vmsig__V1__PeerStatus *w, struct vmsig_status_peer *s)
+{
+	s->peer_id = w->peer_id;
+	s->role = (uint32_t)w->role;
+	copy_str(s->name, sizeof(s->name), w->name);
+	s->pid = (pid_t)w->pid;
+	s->uid = (uid_t)w->uid;
+	s->gid = (gid_t)w->gid;
+	s->endpoint = w->endpoint;
+	s->subscribed = w->subscribed;
+	s->queued = w->queued;
+	s->sent = w->sent;
+}
+
+static int
+parse_status(const Vmsig__V1__StatusReply *w, struct holder_msg *m)
+{
+	struct vmsig_status *st;
+	size_t i;
+	int r;
+
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return -ENOMEM;
+	st->pid = (pid_t)w->pid;
+	st->uid = (uid_t)w->uid;
+	st->uptime_ms = w->uptime_ms;
+	st->protocol_errors = w->protocol_errors;
+	st->slow_holders = w->slow_holders;
+	st->refused_fds = w->refused_fds;
+	if (w->n_endpoints > 0) {
+		st->endpoints = calloc(w->n_endpoints, sizeof(*st->endpoints));
+		if (st->endpoints == NULL)
+			goto nomem;
+	}
+	st->nendpoints = w->n_endpoints;
+	for (i = 0; i < w->n_endpoints; i++)
+		if ((r = status_endpoint(w->endpoints[i], &st->endpoints[i])) < 0)
+			goto fail;
+	if (w->n_peers > 0) {
+		st->peers = calloc(w->n_peers, sizeof(*st->peers));
+		if (st->peers == NULL)
+			goto nomem;
+	}
+	st->npeers = w->n_peers;
+	for (i = 0; i < w->n_peers; i++)
+		status_peer(w->peers[i], &st->peers[i]);
+	m->st = st;
+	return 0;
+nomem:
+	r = -ENOMEM;
+fail:
+	vmsig_status_free(st);
+	return r;
+}
+
+void
+vmsig_status_free(struct vmsig_status *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < st->nendpoints; i++)
+		free(st->endpoints[i].segs);
+	free(st->endpoints);
+	free(st->peers);
+	free(st);
+}
+
+static int
+parse_error(const Vmsig__V1__Error *e, struct holder_msg *m)
+{
+	/* The code becomes our return value: it must be an errno. */
+	if (e->code == 0 || e->code > 4095)
+		return -EPROTO;
+	m->code = (int)e->code;
+	copy_str(m->message, sizeof(m->message), e->message);
+	return 0;
+}
+
+/*
+ * Decode one datagram.  On success the message owns the descriptor if it
+ * is a MEMCTX event; on failure the descriptors stay the caller's (to
+ * close).  Returns -EPROTO for anything a daemon must not send a holder,
+ * -ENOMEM.
+ */
+int
+holder_wire_parse(struct wire_arena *a, const void *buf, size_t len,
+    const int *fds, unsigned int nfds, struct holder_msg *ret_msg)
+{
+	struct holder_msg m;
+	wire_frame *f;
+	int r;
+
+	if (wire_decode(a, buf, len, nfds, &f, NULL) < 0)
+		return -EPROTO;
+	memset(&m, 0, sizeof(m));
+	m.req_id = f->req_id;
+	switch (f->msg_case) {
+	case VMSIG__V1__FRAME__MSG_WELCOME:
+		m.kind = HOLDER_MSG_WELCOME;
+		m.peer_id = f->welcome->peer_id;
+		m.proto_version = f->welcome->proto_version;
+		r = 0;
+		break;
+	case VMSIG__V1__FRAME__MSG_ERROR:
+		m.kind = HOLDER_MSG_ERROR;
+		r = parse_error(f->error, &m);
+		break;
+	case VMSIG__V1__FRAME__MSG_ACK:
+		m.kind = HOLDER_MSG_ACK;
+		r = m.req_id != 0 ? 0 : -EPROTO;
+		break;
+	case VMSIG__V1__FRAME__MSG_EVENT:
+		m.kind = HOLDER_MSG_EVENT;
+		r = parse_event(f, fds, nfds, &m);
+		break;
+	case VMSIG__V1__FRAME__MSG_STATUS_REPLY:
+		m.kind = HOLDER_MSG_STATUS;
+		r = m.req_id != 0 ? parse_status(f->status_reply, &m) : -EPROTO;
+		break;
+	default:
+		r = -EPROTO;
+		break;
+	}
+	if (r < 0)
+		return r;
+	*ret_msg = m;
+	return 0;
+}
+
+/* Free what a message still owns (an event's descriptor included). */
+void
+holder_msg_clear(struct holder_msg *m)
+{
+	vmsig_event_free(m->ev);
+	m->ev = NULL;
+	vmsig_status_free(m->st);
+	m->st = NULL;
+}

@@ -90,7 +90,8 @@ on_hello(struct peer *p, struct msg *m)
 		(void)hello_adapter(p, m);
 	if (peer_role(p) == ROLE_NEW)
 		return 0;	/* refused above */
-	log_info("peer %u: %s '%s' (pid %d uid %u)", peer_id(p),
+	(want == ROLE_ADAPTER ? log_info : log_debug)("peer %u: %s '%s' "
+	    "(pid %d uid %u)", peer_id(p),
 	    want == ROLE_HOLDER ? "holder" : "adapter", peer_name(p),
 	    (int)peer_pid(p), (unsigned)peer_uid(p));
 	n = msg_pack_welcome(buf, sizeof(buf), m->req_id, peer_id(p),

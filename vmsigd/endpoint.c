@@ -328,7 +328,9 @@ endpoint_detach(struct endpoint *ep)
 	adapter_free(ep->reg.ctx);
 	memset(&ep->reg, 0, sizeof(ep->reg));
 	ep->adapter = NULL;
-	arm_gone(ep);
+	/* Holders heard of this endpoint only if it ever had a context. */
+	if (ep->epoch > 0)
+		arm_gone(ep);
 }
 
 void

@@ -138,8 +138,10 @@ peer_drop(struct peer *p, const char *why)
 	if (p->dead)
 		return;
 	p->dead = 1;
-	log_info("peer %u (%s, pid %d): %s", p->id,
-	    p->name[0] != '\0' ? p->name : "?", (int)p->cred.pid, why);
+	/* Holders come and go by the thousand; adapters are news. */
+	(p->role == ROLE_ADAPTER ? log_info : log_debug)("peer %u (%s, "
+	    "pid %d): %s", p->id, p->name[0] != '\0' ? p->name : "?",
+	    (int)p->cred.pid, why);
 	loop_del(&p->src);
 	(void)close(p->src.fd);
 	p->src.fd = -1;

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vmsig/holder.h>
+
 #include "harness.h"
 
 static long
@@ -94,6 +96,9 @@ h_spawn(char *const argv[], int want_stdin, int want_stdout,
 	if (pid == -1)
 		return -errno;
 	if (pid == 0) {
+		/* Sandboxed daemons cannot run LeakSanitizer's exit scan
+		 * (ptrace-like thread suspension): the unit tests check leaks. */
+		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 		if (want_stdin)
 			dup2(in[0], STDIN_FILENO);
 		if (want_stdout)
@@ -332,4 +337,116 @@ h_rss_kib(pid_t pid)
 	int r = h_status_field(pid, "VmRSS:", v, sizeof(v));
 
 	return r < 0 ? r : atol(v);
+}
+
+struct vmsig_holder *
+h_holder(const char *dir, const char *name)
+{
+	struct vmsig_holder *h = NULL;
+	int r = vmsig_holder_open(h_hsock(dir), name, 5000, &h);
+
+	if (r < 0) {
+		errno = -r;
+		return NULL;
+	}
+	if ((r = vmsig_holder_subscribe(h, NULL, 0, 0, 5000)) < 0) {
+		vmsig_holder_close(h);
+		errno = -r;
+		return NULL;
+	}
+	return h;
+}
+
+vmsig_event *
+h_expect(struct vmsig_holder *h, uint32_t type, int timeout_ms)
+{
+	vmsig_event *ev = NULL;
+	int r = vmsig_holder_next(h, timeout_ms, &ev);
+
+	if (r != 1) {
+		fprintf(stderr, "h_expect %s: next() = %d\n",
+		    vmsig_event_type_name(type), r);
+		return NULL;
+	}
+	if (ev->type != type) {
+		fprintf(stderr, "h_expect %s: got %s\n",
+		    vmsig_event_type_name(type),
+		    vmsig_event_type_name(ev->type));
+		vmsig_event_free(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+int
+h_quiet(struct vmsig_holder *h, int timeout_ms)
+{
+	vmsig_event *ev = NULL;
+	int r = vmsig_holder_next(h, timeout_ms, &ev);
+
+	if (r == 1) {
+		fprintf(stderr, "h_quiet: got %s\n",
+		    vmsig_event_type_name(ev->type));
+		vmsig_event_free(ev);
+	}
+	return r == 0;
+}
+
+int
+h_adapter(const char *dir, uint32_t endpoint, const char *file,
+    const char *const extra[], int no_wait, struct h_proc *p)
+{
+	char bin[4096], as[4096], ep[16];
+	const char *argv[32];
+	size_t n = 0;
+	int r;
+
+	snprintf(bin, sizeof(bin), "%s", h_bin("tests/test-adapter"));
+	snprintf(as, sizeof(as), "%s", h_asock(dir));
+	snprintf(ep, sizeof(ep), "%u", endpoint);
+	argv[n++] = bin;
+	argv[n++] = "--connect";
+	argv[n++] = as;
+	argv[n++] = "--endpoint";
+	argv[n++] = ep;
+	argv[n++] = "--file";
+	argv[n++] = file;
+	for (; extra != NULL && *extra != NULL && n < 30; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	if ((r = h_spawn((char *const *)argv, 1, 1, p)) < 0)
+		return r;
+	if (!no_wait && (r = h_wait_line(p, "ready", 5000, NULL, 0)) < 0) {
+		(void)h_stop(p, SIGKILL, 1000);
+		return r;
+	}
+	return 0;
+}
+
+int
+h_fd_settle(pid_t pid, int want, int timeout_ms)
+{
+	long end = now_ms() + timeout_ms;
+	int n;
+
+	while ((n = h_fd_count(pid)) != want && now_ms() < end)
+		(void)poll(NULL, 0, 10);
+	return n;
+}
+
+int
+h_fd_stable(pid_t pid, int timeout_ms)
+{
+	long end = now_ms() + timeout_ms;
+	int n = h_fd_count(pid), same = 0;
+
+	while (same < 10 && now_ms() < end) {
+		int m;
+
+		(void)poll(NULL, 0, 10);
+		m = h_fd_count(pid);
+		same = m == n ? same + 1 : 0;
+		n = m;
+	}
+	return n;
 }

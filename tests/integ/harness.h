@@ -63,3 +63,30 @@ long h_rss_kib(pid_t pid);
 int h_status_field(pid_t pid, const char *key, char *buf, size_t cap);
 
 #endif
+
+/* ---- holders ---------------------------------------------------------- */
+struct vmsig_holder;
+typedef struct vmsig_event vmsig_event;
+
+/* Open a holder on dir's holder socket and subscribe to every endpoint.
+ * NULL on failure (errno set). */
+struct vmsig_holder *h_holder(const char *dir, const char *name);
+/*
+ * Next event (at most timeout_ms) of type `type`, skipping none: any other
+ * type first is a failure.  Returns the event (caller frees) or NULL.
+ */
+vmsig_event *h_expect(struct vmsig_holder *h, uint32_t type, int timeout_ms);
+/* 1 when no event arrives within timeout_ms. */
+int h_quiet(struct vmsig_holder *h, int timeout_ms);
+
+/* Start tests' test-adapter for endpoint on dir with file and extra args;
+ * waits for its "ready" line unless no_wait.  0 or -errno. */
+int h_adapter(const char *dir, uint32_t endpoint, const char *file,
+    const char *const extra[], int no_wait, struct h_proc *p);
+/* The descriptor count of pid once it settles at `want` (connections we
+ * closed are handled asynchronously): polls for at most timeout_ms and
+ * returns the last count seen. */
+int h_fd_settle(pid_t pid, int want, int timeout_ms);
+/* The descriptor count of pid once it has not changed for 100 ms (at most
+ * timeout_ms): a baseline taken after start-up connections are gone. */
+int h_fd_stable(pid_t pid, int timeout_ms);

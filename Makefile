@@ -135,27 +135,34 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(BENCH_COMMON) $(TEST_ARCHIVES)
 
 TEST_PROGS	= $(PROGS) $(GUESTGEN) $(TADAPTER)
 
-.PHONY: all check unit integ fuzz-regress bench demo demo-qemu lint install \
+.PHONY: all check check-build unit integ fuzz-regress bench demo demo-qemu lint install \
 	uninstall clean deps check-boundaries fuzz
 all: $(PROGS) $(LIBHOLDER) $(LIBHOLDER_SO) $(GUESTGEN) $(TADAPTER)
 
 deps:
 	@scripts/install-deps.sh
 
-# Each test binary prints cmocka's summary; the runner stops at the first red.
-check: all $(UNIT_TESTS) $(INTEG_TESTS) $(FUZZ_REGR) check-boundaries
+# check and demo install what is missing first (the README's two commands
+# work on a fresh Debian 12), then build in a second make that sees the
+# installed pkg-config files.
+check: deps
+	@$(MAKE) --no-print-directory check-build
 	@scripts/run-tests.sh $(UNIT_TESTS) $(FUZZ_REGR) $(INTEG_TESTS)
+
+check-build: all $(UNIT_TESTS) $(INTEG_TESTS) $(FUZZ_REGR) check-boundaries
 
 unit: all $(UNIT_TESTS)
 	@scripts/run-tests.sh $(UNIT_TESTS)
 integ: all $(INTEG_TESTS)
 	@scripts/run-tests.sh $(INTEG_TESTS)
 
-bench: all $(BENCHES)
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
-demo: all
-	@scripts/demo.sh
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) scripts/demo.sh
 
 demo-qemu: all
 	@scripts/demo-qemu.sh

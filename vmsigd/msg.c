@@ -360,6 +360,7 @@ fill_endpoint(Vmsig__V1__EndpointStatus *es, Vmsig__V1__Locator *l,
 		uint32_t nseg = 0;
 
 		reg->describe(reg->ctx, &pod, &segs, &nseg);
+		pod.flags |= VMSIG_MEMCTX_RDONLY;	/* as holders see it */
 		if (nseg > VMSIG_SEGS_MAX)
 			nseg = 0;
 		fill_locator(l, sv, sp, &pod, segs, nseg);

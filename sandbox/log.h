@@ -14,8 +14,8 @@ enum log_level { LOG_LVL_WARN = 0, LOG_LVL_INFO = 1, LOG_LVL_DEBUG = 2 };
 
 /*
  * ident names the daemon in every line; level is the most verbose level
- * shown; use_syslog sends lines to syslog(3), opened now (LOG_NDELAY) so no
- * socket is created after the sandbox is up.
+ * shown; use_syslog sends lines to /dev/log, connected now so no socket is
+ * created after the sandbox is up (stderr when there is no log daemon).
  */
 void log_init(const char *ident, int level, int use_syslog);
 

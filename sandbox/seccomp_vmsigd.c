@@ -5,9 +5,11 @@
  * SOCK_SEQPACKET sockets it got before confinement, moves frames and fds
  * with sendmsg/recvmsg, checks received fds (fcntl F_GETFL, fstat), hands
  * out dups of them, keeps lease timers (timerfd), takes SIGTERM through a
- * signalfd and logs to stderr.  It opens no file, creates no socket and
- * executes nothing, so openat, socket, connect, execve and unlink are
- * absent; everything else absent (ptrace, process_vm_*, bpf, keyctl,
+ * signalfd and logs to stderr or a syslog socket connected before.  It opens
+ * no file, creates no socket and executes nothing, so openat, socket,
+ * connect and execve are absent.  unlink is there only to remove its own
+ * socket files at exit, and Landlock confines it to their directories
+ * (sandbox.h).  Everything else absent (ptrace, process_vm_*, bpf, keyctl,
  * mount, *xattr, ...) kills the process.  The syscalls are the ones glibc
  * 2.36 on x86_64 makes for these calls.
  *
@@ -77,7 +79,7 @@ static const struct seccomp_rule vmsigd_rules[] = {
 	ALLOW(rt_sigprocmask, "core: block signals for signalfd; glibc"),
 	ALLOW(rt_sigreturn, "kernel: return from any signal handler"),
 	ALLOW(clock_gettime, "core: lease times when the vDSO falls back"),
-	ALLOW(getrandom, "core: unguessable lease ids; glibc malloc"),
+	ALLOW(getrandom, "glibc malloc: the tcache key at the first allocation"),
 
 	/* Logging: stderr only after confinement (sandbox.h). */
 	ALLOW(write, "log: messages to stderr (the journal)"),

@@ -37,7 +37,7 @@ usage(FILE *f)
 "              [--allow-writer ENTRY] [--allow-adapter ENTRY]\n"
 "              [--queue-frames N] [--queue-bytes N] [--gone-ms N]\n"
 "              [--print-sandbox] [--sandbox-selftest SYSCALL]\n"
-"  -f  stay in the foreground      -d  more log (twice: debug)\n"
+"  -f  stay in the foreground      -d  debug log\n"
 "  -s  log to syslog (the default in the background)\n"
 "  ENTRY: uid:N gid:N user:NAME group:NAME none   (see vmsigd(8))\n");
 }

@@ -6,8 +6,8 @@
  * before the sandbox, since the confined core opens no file.  A group
  * matches the peer's primary gid and the group's listed members.
  *
- * Defaults (for a rule nothing configured): holders = root and vmsigd's own
- * uid; writers = nobody; adapters = root and vmsigd's own uid.
+ * Root and vmsigd's own uid are always holders and adapters; entries add to
+ * them.  Writers are only who is named (by default nobody).
  *
  * Runs in: vmsigd
  */
@@ -38,18 +38,31 @@ static const char *const rule_names[POLICY__MAX] = {
 static struct {
 	struct policy_entry e[POLICY_MAX];
 	unsigned int n;
-	int said;		/* configured (possibly to nobody) */
 } rules[POLICY__MAX];
+static const char *policy_why = "";
 
 static int
 push(enum policy_rule rule, int is_gid, unsigned int id)
 {
-	if (rules[rule].n >= POLICY_MAX)
+	if (rules[rule].n >= POLICY_MAX) {
+		policy_why = "too many entries (at most 64 per rule)";
 		return -E2BIG;
+	}
 	rules[rule].e[rules[rule].n].is_gid = is_gid;
 	rules[rule].e[rules[rule].n].id = id;
 	rules[rule].n++;
 	return 0;
+}
+
+static int
+push_why(enum policy_rule rule, int is_gid, unsigned int id,
+    const char **ret_why)
+{
+	int r = push(rule, is_gid, id);
+
+	if (r < 0)
+		*ret_why = policy_why;
+	return r;
 }
 
 static int
@@ -89,26 +102,32 @@ policy_add(enum policy_rule rule, const char *entry, const char **ret_why)
 {
 	unsigned int id;
 
-	rules[rule].said = 1;
+	*ret_why = "";
 	if (strcmp(entry, "none") == 0)
 		return 0;
 	if (strncmp(entry, "uid:", 4) == 0 && parse_id(entry + 4, &id) == 0)
-		return push(rule, 0, id);
+		return push_why(rule, 0, id, ret_why);
 	if (strncmp(entry, "gid:", 4) == 0 && parse_id(entry + 4, &id) == 0)
-		return push(rule, 1, id);
+		return push_why(rule, 1, id, ret_why);
 	if (strncmp(entry, "user:", 5) == 0) {
 		struct passwd *pw = getpwnam(entry + 5);
 
 		if (pw != NULL)
-			return push(rule, 0, (unsigned int)pw->pw_uid);
+			return push_why(rule, 0, (unsigned int)pw->pw_uid,
+			    ret_why);
 		*ret_why = "no such user";
 		return -EINVAL;
 	}
 	if (strncmp(entry, "group:", 6) == 0) {
 		struct group *gr = getgrnam(entry + 6);
 
-		if (gr != NULL)
-			return add_group(rule, gr);
+		if (gr != NULL) {
+			int r = add_group(rule, gr);
+
+			if (r < 0)
+				*ret_why = policy_why;
+			return r;
+		}
 		*ret_why = "no such group";
 		return -EINVAL;
 	}
@@ -132,7 +151,6 @@ load_line(char *line, const char **ret_why)
 		*ret_why = "expected holders, writers or adapters";
 		return -EINVAL;
 	}
-	rules[rule].said = 1;
 	while ((tok = strtok_r(NULL, " \t", &save)) != NULL)
 		if ((r = policy_add(rule, tok, ret_why)) < 0)
 			return r;
@@ -152,6 +170,11 @@ policy_load(const char *path, int *ret_line, const char **ret_why)
 	}
 	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
 		n++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			*ret_why = "line longer than 1023 characters";
+			r = -EINVAL;
+			break;
+		}
 		r = load_line(line, ret_why);
 	}
 	(void)fclose(f);
@@ -162,15 +185,10 @@ policy_load(const char *path, int *ret_line, const char **ret_why)
 void
 policy_defaults(uid_t self)
 {
-	if (!rules[POLICY_HOLDERS].said) {
-		(void)push(POLICY_HOLDERS, 0, 0);
-		(void)push(POLICY_HOLDERS, 0, (unsigned int)self);
-	}
-	if (!rules[POLICY_ADAPTERS].said) {
-		(void)push(POLICY_ADAPTERS, 0, 0);
-		(void)push(POLICY_ADAPTERS, 0, (unsigned int)self);
-	}
-	rules[POLICY_WRITERS].said = 1;
+	(void)push(POLICY_HOLDERS, 0, 0);
+	(void)push(POLICY_HOLDERS, 0, (unsigned int)self);
+	(void)push(POLICY_ADAPTERS, 0, 0);
+	(void)push(POLICY_ADAPTERS, 0, (unsigned int)self);
 }
 
 int

@@ -39,12 +39,17 @@ struct vmsig_mem;
 
 /*
  * Open a context over `fd` (an O_RDONLY descriptor of the RAM file) laid
- * out by `low`: guest-physical [0, low) at file offset 0 and [4 GiB, ...)
- * at file offset low, up to the end of the file.  The descriptor is
- * duplicated; the caller keeps its own.  The mapping is PROT_READ and
- * MAP_SHARED, so reads always see the live guest.
- * Returns 0 and *ret_mem, or -EINVAL (bad arguments, low past the end of the
- * file), -EBADF, -ENOMEM, or the error of fstat(2)/mmap(2).
+ * out by `low`: guest-physical [0, min(low, size)) at file offset 0 and,
+ * when the file is longer, [4 GiB, 4 GiB + size - low) at file offset low.
+ * The descriptor is duplicated (close-on-exec); the caller keeps its own.
+ * The duplicate shares the caller's file offset, which the physical scan
+ * moves (lseek SEEK_DATA).  The mapping is PROT_READ and MAP_SHARED, so
+ * reads always see the live guest and nothing can make it writable.
+ * Returns 0 and *ret_mem, or -EINVAL (NULL ret_mem, not a regular file, an
+ * empty file, or low above 4 GiB overlapping the high segment), -EBADF (fd
+ * negative, closed or write-only), -EPERM (fd is O_RDWR: a writable
+ * descriptor would make the mapping writable by mprotect(2)), -ENOMEM, or
+ * the error of fcntl(2), fstat(2) or mmap(2).
  */
 int vmsig_mem_open(int fd, uint64_t low, struct vmsig_mem **ret_mem);
 
@@ -66,7 +71,16 @@ int vmsig_mem_open_event(const vmsig_event *ev, struct vmsig_mem **ret_mem);
 /* Unmap and close.  Accepts NULL. */
 void vmsig_mem_close(struct vmsig_mem *mem);
 
-/* Paging depth used by translation: 4 (default) or 5.  -EINVAL otherwise. */
+/*
+ * The context's own read-only descriptor of the RAM file (borrowed: it stays
+ * open until vmsig_mem_close), or -EINVAL for NULL.
+ */
+int vmsig_mem_fd(const struct vmsig_mem *mem);
+
+/*
+ * Paging depth used by translation: 4 (default) or 5.  Changing it drops the
+ * translation cache.  -EINVAL otherwise.
+ */
 int vmsig_mem_set_paging(struct vmsig_mem *mem, unsigned int levels);
 
 /* Total guest-physical bytes the locator covers. */
@@ -92,8 +106,11 @@ struct vmsig_xlat {
 /*
  * Translate virtual address `va` under the page-table root `cr3` (bits 0-11,
  * the PCID, are ignored).  Returns 0 and *ret, -EFAULT if an entry on the
- * way is not present (even one that still holds a frame number) or a table
- * is not in RAM, -EINVAL for a non-canonical address.
+ * way is not present (even one that still holds a frame number), has the
+ * reserved PS bit (PML4E, PML5E), or a table is not in RAM, -EINVAL for a
+ * non-canonical address or NULL arguments.  The frame of a translation is
+ * reported even when it is not RAM; reading it fails.  Successful
+ * translations are cached (see vmsig_mem_flush).
  */
 int vmsig_mem_translate(struct vmsig_mem *mem, uint64_t cr3, uint64_t va,
     struct vmsig_xlat *ret);
@@ -101,8 +118,10 @@ int vmsig_mem_translate(struct vmsig_mem *mem, uint64_t cr3, uint64_t va,
 /*
  * Read `len` bytes at `va` under `cr3`, across page and segment boundaries.
  * Returns 0, or -EFAULT at the first page that does not translate or whose
- * frame is not RAM, -EINVAL for a non-canonical address; *ret_done (when
- * non-NULL) is always the number of bytes copied before the failure.
+ * frame is not RAM (also when the read runs off the canonical half it began
+ * in), -EINVAL for a non-canonical start or NULL buf with len > 0;
+ * *ret_done (when non-NULL) is always the number of bytes copied before the
+ * failure.
  */
 int vmsig_mem_read_va(struct vmsig_mem *mem, uint64_t cr3, uint64_t va,
     void *buf, size_t len, size_t *ret_done);
@@ -113,7 +132,10 @@ int vmsig_mem_read_va(struct vmsig_mem *mem, uint64_t cr3, uint64_t va,
  * vmsig_mem_flush: everything.  vmsig_mem_flush_cr3: one address space.
  * vmsig_mem_flush_va: the pages of [va, va+len) under cr3.
  * vmsig_mem_flush_gpa: every translation that may depend on guest-physical
- * bytes [gpa, gpa+len) (a page-table entry written there), conservatively.
+ * bytes [gpa, gpa+len) (a page-table entry written there), conservatively:
+ * when the range may hold a page table read since the last full flush, the
+ * whole cache goes.  Changing the guest's page tables without a flush may
+ * leave stale translations in use; nothing else does.  All accept NULL.
  */
 void vmsig_mem_flush(struct vmsig_mem *mem);
 void vmsig_mem_flush_cr3(struct vmsig_mem *mem, uint64_t cr3);
@@ -138,8 +160,12 @@ typedef int (*vmsig_map_fn)(void *arg, const struct vmsig_map_range *r);
  * Walk the address space under `cr3` in ascending virtual order over
  * [va_start, va_end) (va_end 0 = to the top), calling fn once per run.
  * Adjacent pages merge into one run when virtually and physically
- * contiguous with the same page size and flags.  Returns 0 when the walk
- * finished, fn's non-zero value when it stopped it, or -errno.
+ * contiguous with the same page size and flags; a page straddling a bound
+ * is clipped to it.  Not-present entries and tables outside RAM are
+ * skipped.  Returns 0 when the walk finished, fn's non-zero value when it
+ * stopped it, -EINVAL (NULL mem or fn, va_end <= va_start), or -ELOOP when
+ * the walk visits more than 2^20 table pages (tables that reference each
+ * other everywhere).
  */
 int vmsig_mem_pmap(struct vmsig_mem *mem, uint64_t cr3, uint64_t va_start,
     uint64_t va_end, vmsig_map_fn fn, void *arg);
@@ -155,8 +181,12 @@ typedef int (*vmsig_scan_fn)(void *arg, uint64_t addr);
  * virtual address of each hit.  vmsig_mem_scan_pa looks in guest-physical
  * [pa_start, pa_end), skipping holes of the file (SEEK_DATA/SEEK_HOLE) so it
  * never allocates tmpfs pages; fn gets the guest-physical address.
- * Returns the number of hits (stops early with fn's non-zero value, returned
- * as is if negative) or -errno.
+ * Holes of the file read as zeros but are never scanned.  Both move the
+ * descriptor's file offset.  Returns the number of hits reported to fn
+ * (when fn stops the scan with a positive value, the hits so far including
+ * that one; a negative value is returned as is), -EINVAL (NULL mem, pattern
+ * or fn, len out of range, an empty range), or the error of lseek(2) or of
+ * the page walk (-ELOOP).
  */
 int64_t vmsig_mem_scan_va(struct vmsig_mem *mem, uint64_t cr3,
     uint64_t va_start, uint64_t va_end, const uint8_t *pattern,

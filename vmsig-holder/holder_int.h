@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to the holder connection (holder.c, holder_io.c, holder_wire.c,
- * holder_track.c, event.c): the connection itself, the decoded form of
- * what the daemon sends, and what each file lends the others.  Only
+ * holder_track.c, holder_lease.c, holder_write.c, event.c): the connection
+ * itself, the decoded form of what the daemon sends, and what each file
+ * lends the others.  Only
  * holder_wire.c sees the generated protobuf-c names; everything else works
  * on struct holder_msg.
  *
@@ -30,6 +31,8 @@ enum holder_msg_kind {
 	HOLDER_MSG_ACK,
 	HOLDER_MSG_EVENT,
 	HOLDER_MSG_STATUS,
+	HOLDER_MSG_LEASE_GRANTED,
+	HOLDER_MSG_WRITE_DONE,
 };
 
 /* One decoded frame.  ev and st are owned by the message until taken. */
@@ -42,6 +45,10 @@ struct holder_msg {
 	char message[VMSIG_MSG_MAX + 1];	/* ERROR */
 	vmsig_event *ev;		/* EVENT */
 	struct vmsig_status *st;	/* STATUS */
+	uint64_t lease_id;		/* LEASE_GRANTED */
+	uint64_t expires_ms;		/* LEASE_GRANTED: vmsigd's monotonic ms */
+	uint32_t epoch;			/* LEASE_GRANTED */
+	uint64_t written;		/* WRITE_DONE */
 };
 
 /* Requests a holder sends (holder_wire_pack_request). */
@@ -49,6 +56,10 @@ enum holder_req_kind {
 	HOLDER_REQ_SUBSCRIBE = 1,
 	HOLDER_REQ_UNSUBSCRIBE,
 	HOLDER_REQ_STATUS,
+	HOLDER_REQ_LEASE_ACQUIRE,
+	HOLDER_REQ_LEASE_RENEW,
+	HOLDER_REQ_LEASE_RELEASE,
+	HOLDER_REQ_MEM_WRITE,
 };
 
 struct holder_req {
@@ -57,6 +68,13 @@ struct holder_req {
 	const uint32_t *endpoints;	/* SUBSCRIBE */
 	size_t nendpoints;
 	uint32_t event_mask;
+	uint32_t endpoint;		/* LEASE_ACQUIRE, MEM_WRITE */
+	uint32_t ttl_ms;		/* LEASE_ACQUIRE, LEASE_RENEW */
+	uint64_t lease_id;		/* LEASE_RENEW/RELEASE, MEM_WRITE */
+	uint32_t epoch;			/* MEM_WRITE */
+	uint64_t gpa;			/* MEM_WRITE */
+	const void *data;		/* MEM_WRITE: borrowed, len bytes */
+	size_t len;
 };
 
 /* The tracked context of one endpoint. */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The one file of the holder library that speaks protobuf-c: it packs
- * Hello and the holder's requests, and turns each decoded frame from the
- * daemon into a struct holder_msg (events into vmsig_event, StatusReply
- * into struct vmsig_status).  Frames are decoded strictly by wire_decode;
+ * Hello and the holder's requests (subscriptions, status, leases and
+ * writes), and turns each decoded frame from the daemon into a struct
+ * holder_msg (events into vmsig_event, StatusReply into struct
+ * vmsig_status).  Frames are decoded strictly by wire_decode;
  * what the wire allows but a holder must not accept (a message meant for
  * the daemon, a writable descriptor) is refused here as -EPROTO.
  *
@@ -34,6 +35,52 @@ holder_wire_pack_hello(void *buf, size_t cap, uint64_t req_id,
 	return wire_pack(&f, buf, cap);
 }
 
+/* The lease and write requests: everything the daemon must check (lease,
+ * epoch, sizes) it checks itself; here they are only packed. */
+static int
+pack_lease(Vmsig__V1__Frame *f, const struct holder_req *req, void *buf,
+    size_t cap)
+{
+	Vmsig__V1__LeaseAcquire acq = VMSIG__V1__LEASE_ACQUIRE__INIT;
+	Vmsig__V1__LeaseRenew ren = VMSIG__V1__LEASE_RENEW__INIT;
+	Vmsig__V1__LeaseRelease rel = VMSIG__V1__LEASE_RELEASE__INIT;
+	Vmsig__V1__MemWrite mw = VMSIG__V1__MEM_WRITE__INIT;
+
+	switch (req->kind) {
+	case HOLDER_REQ_LEASE_ACQUIRE:
+		acq.endpoint = req->endpoint;
+		acq.kind = VMSIG__V1__LEASE_KIND__LEASE_MEMWRITE;
+		acq.ttl_ms = req->ttl_ms;
+		f->msg_case = VMSIG__V1__FRAME__MSG_LEASE_ACQUIRE;
+		f->lease_acquire = &acq;
+		break;
+	case HOLDER_REQ_LEASE_RENEW:
+		ren.lease_id = req->lease_id;
+		ren.ttl_ms = req->ttl_ms;
+		f->msg_case = VMSIG__V1__FRAME__MSG_LEASE_RENEW;
+		f->lease_renew = &ren;
+		break;
+	case HOLDER_REQ_LEASE_RELEASE:
+		rel.lease_id = req->lease_id;
+		f->msg_case = VMSIG__V1__FRAME__MSG_LEASE_RELEASE;
+		f->lease_release = &rel;
+		break;
+	case HOLDER_REQ_MEM_WRITE:
+		mw.endpoint = req->endpoint;
+		mw.epoch = req->epoch;
+		mw.lease_id = req->lease_id;
+		mw.gpa = req->gpa;
+		mw.data.data = (uint8_t *)(uintptr_t)req->data;
+		mw.data.len = req->len;
+		f->msg_case = VMSIG__V1__FRAME__MSG_MEM_WRITE;
+		f->mem_write = &mw;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return wire_pack(f, buf, cap);
+}
+
 int
 holder_wire_pack_request(void *buf, size_t cap, const struct holder_req *req)
 {
@@ -60,7 +107,7 @@ holder_wire_pack_request(void *buf, size_t cap, const struct holder_req *req)
 		f.status = &st;
 		break;
 	default:
-		return -EINVAL;
+		return pack_lease(&f, req, buf, cap);
 	}
 	return wire_pack(&f, buf, cap);
 }
@@ -346,6 +393,19 @@ holder_wire_parse(struct wire_arena *a, const void *buf, size_t len,
 	case VMSIG__V1__FRAME__MSG_STATUS_REPLY:
 		m.kind = HOLDER_MSG_STATUS;
 		r = m.req_id != 0 ? parse_status(f->status_reply, &m) : -EPROTO;
+		break;
+	case VMSIG__V1__FRAME__MSG_LEASE_GRANTED:
+		m.kind = HOLDER_MSG_LEASE_GRANTED;
+		m.lease_id = f->lease_granted->lease_id;
+		m.expires_ms = f->lease_granted->expires_ms;
+		m.epoch = f->lease_granted->epoch;
+		/* Lease id 0 means "no lease" in Status: never a grant. */
+		r = m.req_id != 0 && m.lease_id != 0 ? 0 : -EPROTO;
+		break;
+	case VMSIG__V1__FRAME__MSG_MEM_WRITE_DONE:
+		m.kind = HOLDER_MSG_WRITE_DONE;
+		m.written = f->mem_write_done->written;
+		r = m.req_id != 0 ? 0 : -EPROTO;
 		break;
 	default:
 		r = -EPROTO;

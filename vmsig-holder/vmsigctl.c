@@ -27,6 +27,21 @@ static const struct vmsigctl_cmd cmds[] = {
 	    vmsigctl_status_main },
 	{ "watch", "[--endpoint N]... [--count N] [--timeout SECONDS] [--json]",
 	    "print events as they arrive", vmsigctl_watch_main },
+	{ "read", "ENDPOINT pa|va ADDR LEN [--cr3 HEX] [-o FILE | --json] "
+	    "[--timeout S]",
+	    "read guest memory: a hex dump, raw bytes or JSON",
+	    vmsigctl_memread_read_main },
+	{ "translate", "ENDPOINT ADDR [--cr3 HEX] [--json] [--timeout S]",
+	    "translate a virtual address: gpa, page size, rights",
+	    vmsigctl_memread_translate_main },
+	{ "pmap", "ENDPOINT [--cr3 HEX] [--json] [--timeout S]",
+	    "list the mapped runs of an address space",
+	    vmsigctl_memmap_pmap_main },
+	{ "scan", "ENDPOINT HEXPATTERN [--cr3 HEX | --physical] [--max N] "
+	    "[--json] [--timeout S]",
+	    "find a byte pattern (?? is any byte)", vmsigctl_memmap_scan_main },
+	{ "write", "ENDPOINT pa|va ADDR HEXBYTES [--cr3 HEX] [--ttl MS]", "take the write lease, write guest RAM, release it", vmsigctl_write_main },
+	{ "lease", "ENDPOINT [--ttl MS] [--hold SECONDS]", "take the write lease, optionally keep it renewed, release it", vmsigctl_lease_main },
 };
 
 void

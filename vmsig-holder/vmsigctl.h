@@ -3,7 +3,10 @@
  * Private to vmsigctl: the command table entry, and what vmsigctl.c lends
  * the command files (connecting with a message a person can act on, JSON
  * and number helpers).  One file per command family: vmsigctl_<family>.c
- * exports vmsigctl_<family>_main and nothing else.
+ * exports vmsigctl_<family>_main and nothing else.  The guest-memory family
+ * (read, translate, pmap, scan) is split over three files that share
+ * vmsigctl_mem.c: attaching to an endpoint's context and the options
+ * every memory command takes.
  *
  * Runs in: holder
  */
@@ -45,5 +48,58 @@ int vmsigctl_status_main(const char *socket, int argc, char **argv);
 
 /* vmsigctl_watch.c */
 int vmsigctl_watch_main(const char *socket, int argc, char **argv);
+
+/* vmsigctl_mem.c: the guest-memory commands' common ground. */
+#define CTL_LEN_MAX	(64ull << 20)	/* largest read LEN */
+
+/* Options a memory command accepts (the `allowed` mask of _opts). */
+#define CTL_MO_CR3	0x01u
+#define CTL_MO_JSON	0x02u
+#define CTL_MO_OUT	0x04u
+#define CTL_MO_PHYS	0x08u
+#define CTL_MO_MAX	0x10u
+
+struct vmsigctl_memopt {
+	uint64_t cr3;
+	int has_cr3;
+	int json;
+	int physical;
+	int timeout_ms;		/* waiting for the context; default 5 s */
+	uint64_t max;		/* scan hits; 0: no limit */
+	const char *out;	/* -o FILE */
+};
+
+/* An endpoint's live context, as the tracker holds it. */
+struct vmsigctl_mem {
+	struct vmsig_holder *h;
+	struct vmsig_mem *mem;	/* owned by h */
+	uint32_t endpoint, epoch;
+	uint64_t kcr3;
+};
+
+int vmsigctl_mem_opts(int argc, char **argv, unsigned int allowed,
+    struct vmsigctl_memopt *o, int *ret_first);
+int vmsigctl_mem_addr(const char *s, uint64_t *ret);
+int vmsigctl_mem_endpoint(const char *s, uint32_t *ret);
+int vmsigctl_mem_attach(const char *socket, uint32_t endpoint,
+    int timeout_ms, struct vmsigctl_mem *m);
+void vmsigctl_mem_detach(struct vmsigctl_mem *m);
+int vmsigctl_mem_cr3(const struct vmsigctl_mem *m,
+    const struct vmsigctl_memopt *o, uint64_t *ret);
+const char *vmsigctl_mem_rights(uint32_t flags, char *buf, size_t cap);
+const char *vmsigctl_mem_pgsz(uint64_t page_size);
+
+/* vmsigctl_memread.c */
+int vmsigctl_memread_read_main(const char *socket, int argc, char **argv);
+int vmsigctl_memread_translate_main(const char *socket, int argc,
+    char **argv);
+
+/* vmsigctl_memmap.c */
+int vmsigctl_memmap_pmap_main(const char *socket, int argc, char **argv);
+int vmsigctl_memmap_scan_main(const char *socket, int argc, char **argv);
+
+/* vmsigctl_write.c */
+int vmsigctl_write_main(const char *socket, int argc, char **argv);
+int vmsigctl_lease_main(const char *socket, int argc, char **argv);
 
 #endif

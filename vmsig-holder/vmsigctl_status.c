@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "vmsigctl.h"
 
@@ -17,6 +18,18 @@ static const char *
 role_name(uint32_t role)
 {
 	return role == 1 ? "holder" : role == 2 ? "adapter" : "unknown";
+}
+
+/* Lease expiries are vmsigd's CLOCK_MONOTONIC, the same clock as ours. */
+static uint64_t
+ms_left(uint64_t expires_ms)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return expires_ms > now ? expires_ms - now : 0;
 }
 
 static void
@@ -38,8 +51,9 @@ text_endpoint(const struct vmsig_status_endpoint *e)
 	printf(" events %" PRIu64 " invalidations %" PRIu64, e->events,
 	    e->invalidations);
 	if (e->lease_id != 0)
-		printf(" lease %" PRIu64 " peer %" PRIu32 " expires %" PRIu64,
-		    e->lease_id, e->lease_peer, e->lease_expires_ms);
+		printf(" lease %" PRIu64 " peer %" PRIu32 " expires %" PRIu64
+		    " (in %" PRIu64 " ms)", e->lease_id, e->lease_peer,
+		    e->lease_expires_ms, ms_left(e->lease_expires_ms));
 	printf("\n");
 }
 

@@ -263,8 +263,11 @@ rebootstrap(struct state *s)
 	}
 }
 
+/* Connect and offer the context (offer == 0: connect only). */
+static void offer_context(struct state *);
+
 static void
-try_connect(struct state *s)
+try_connect(struct state *s, int offer)
 {
 	const char *why = "";
 	int r = link_open(&s->o->link, &why);
@@ -278,6 +281,16 @@ try_connect(struct state *s)
 		return;
 	}
 	s->backoff = BACKOFF_MIN_MS;
+	if (offer)
+		offer_context(s);
+}
+
+/* After a (re)connection: the guest as it is now. */
+static void
+offer_context(struct state *s)
+{
+	if (link_fd() < 0)
+		return;
 	if (s->stale || !s->g->ready)
 		rebootstrap(s);
 	else if (link_send_ready(s->g) < 0) {
@@ -346,7 +359,7 @@ run(struct state *s)
 		if (stop_signal)
 			return 0;
 		if (link_fd() < 0 && timeout == 0) {
-			try_connect(s);
+			try_connect(s, 1);
 			continue;
 		}
 		n = poll(pfd, link_fd() >= 0 ? 3 : 2, timeout);
@@ -389,8 +402,10 @@ main(int argc, char **argv)
 		    strerror(-r));
 	if ((s.timer = timer_open(o.revalidate_ms)) < 0)
 		fatalx("timerfd: %s", strerror(-s.timer));
-	/* Connect before confinement only to learn at once of a refusal. */
-	try_connect(&s);
+	/* Connect before confinement to learn at once of a refusal; offer
+	 * the context only once confined, so no holder ever sees a context
+	 * from an unconfined helper. */
+	try_connect(&s, 0);
 
 	confine(&o, &g);
 	if (o.selftest != NULL) {
@@ -400,6 +415,7 @@ main(int argc, char **argv)
 		return r < 0 ? SANDBOX_SELFTEST_REFUSED :
 		    SANDBOX_SELFTEST_ALLOWED;
 	}
+	offer_context(&s);
 	r = run(&s);
 	log_info("signal %d: stopping", (int)stop_signal);
 	link_close();

@@ -122,6 +122,92 @@ const char *vmsig_event_type_name(uint32_t type);
 struct vmsig_mem *vmsig_holder_mem(struct vmsig_holder *h, uint32_t endpoint,
     uint32_t *ret_epoch, uint64_t *ret_kcr3);
 
+/*
+ * The MEMWRITE lease: the exclusive right to write one endpoint's guest RAM
+ * (through vmsig_holder_write_pa/_va), granted by the daemon to holders its
+ * "writers" policy admits, bound to the epoch it was granted in, for ttl_ms
+ * (1..60000) at a time.  It ends on release, when its time runs out without
+ * a renewal, when the endpoint's epoch changes or its helper leaves, and
+ * when this connection closes.  Except on release and close, the daemon
+ * says so with a LEASE_LOST event (vmsig_lease_lost: lease_id, reason
+ * EXPIRED, EPOCH or ENDPOINT_GONE) delivered by vmsig_holder_next().
+ * Each call waits at most timeout_ms (< 0: 5000) for the answer; events
+ * arriving meanwhile are queued for next().  A refusal returns -code with
+ * the daemon's message in vmsig_holder_error(h).
+ */
+#define VMSIG_LEASE_TTL_MAX_MS	60000u
+
+/*
+ * Acquire the lease of `endpoint` for ttl_ms.  Returns 0, *ret_lease_id
+ * (never 0) and, when ret_expires_ms is non-NULL, the expiry in vmsigd's
+ * CLOCK_MONOTONIC milliseconds (the same clock as this host's).  Returns
+ * -EINVAL (NULL h or ret_lease_id, endpoint 0, ttl_ms out of range),
+ * -EBUSY (another holder has it; the message names it and the time left),
+ * -EPERM (the writers rule does not admit this uid; the message names the
+ * rule), -ENOENT (the endpoint has no context now), -ETIMEDOUT, -EPIPE,
+ * -EPROTO.
+ */
+int vmsig_holder_lease_acquire(struct vmsig_holder *h, uint32_t endpoint,
+    uint32_t ttl_ms, int timeout_ms, uint64_t *ret_lease_id,
+    uint64_t *ret_expires_ms);
+
+/*
+ * Extend a lease this connection holds to ttl_ms from now.  Returns 0 and
+ * *ret_expires_ms (when non-NULL), -EINVAL (NULL h, lease_id 0, ttl_ms out
+ * of range), -ENOENT (no such lease: it ended), -ETIMEDOUT, -EPIPE,
+ * -EPROTO.
+ */
+int vmsig_holder_lease_renew(struct vmsig_holder *h, uint64_t lease_id,
+    uint32_t ttl_ms, int timeout_ms, uint64_t *ret_expires_ms);
+
+/*
+ * Give a lease back (no LEASE_LOST follows).  Returns 0, -EINVAL, -ENOENT
+ * (no such lease: it ended already), -ETIMEDOUT, -EPIPE, -EPROTO.
+ */
+int vmsig_holder_lease_release(struct vmsig_holder *h, uint64_t lease_id,
+    int timeout_ms);
+
+/*
+ * Write `len` bytes from `buf` into guest RAM at guest-physical `gpa`
+ * under lease_id, for the epoch of the context the tracker holds for
+ * `endpoint` now (call vmsig_holder_next() to keep it current).  The write
+ * is cut at every 4 KiB page boundary and every segment boundary of that
+ * context; each piece is one MemWrite the daemon checks (lease, epoch) and
+ * the helper performs (bounds, --writable).  Pieces land in order; the
+ * write as a whole is not atomic, to the guest or to other holders, and
+ * each piece is announced to subscribers by a MEMWRITTEN event.  This
+ * holder's own translation cache drops what each piece may have changed
+ * at once.  timeout_ms (< 0: 5000) bounds each piece's round trip.
+ * *ret_written (when non-NULL) is always set, on failure too: the bytes
+ * that landed before the failing piece.
+ * Returns 0, -EINVAL (NULL h, NULL buf with len > 0, gpa + len wraps),
+ * -ESTALE (no live context for the endpoint, or its epoch ended before the
+ * write arrived), -EPERM (lease_id is not this connection's lease of the
+ * endpoint), -EFAULT (a byte outside guest RAM: past the end or in a
+ * hole), -EROFS (the helper was not started with --writable), -EIO (the
+ * helper is unreachable or wrote short), -ETIMEDOUT, -EPIPE, -EPROTO.
+ * Errors from the daemon or the helper keep their message in
+ * vmsig_holder_error(h).  Pass len 0 to check nothing and write nothing.
+ */
+int vmsig_holder_write_pa(struct vmsig_holder *h, uint32_t endpoint,
+    uint64_t lease_id, uint64_t gpa, const void *buf, size_t len,
+    int timeout_ms, size_t *ret_written);
+
+/*
+ * As vmsig_holder_write_pa(), at virtual address `va` under the page-table
+ * root `cr3`: each 4 KiB virtual page is translated through the holder's
+ * own read-only context (vmsig_holder_mem()) just before its bytes are
+ * written.  The translation and the write are not atomic with respect to
+ * the guest: a guest running meanwhile may remap the page between the two,
+ * and the bytes then land in the frame the page had at translation time.
+ * Also returns -EINVAL for a non-canonical va and -EFAULT when a page does
+ * not translate (not present, tables outside RAM) or the range runs off
+ * the canonical half it began in; *ret_written counts as above.
+ */
+int vmsig_holder_write_va(struct vmsig_holder *h, uint32_t endpoint,
+    uint64_t lease_id, uint64_t cr3, uint64_t va, const void *buf,
+    size_t len, int timeout_ms, size_t *ret_written);
+
 /* Daemon status, flattened for callers (vmsigctl status). */
 struct vmsig_status_endpoint {
 	uint32_t endpoint, epoch;

@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The real vmsigctl memory commands (read, translate, pmap, scan) against
+ * the real vmsigd and vmsig-memctx on a 256 MiB guestgen image in a
+ * directory under /dev/shm, checked against the image's manifest: probe
+ * bytes, fault addresses, the kernel's 2 MiB page, the mapped runs, every
+ * pattern, raw output files, exit statuses, and descriptor counts that come
+ * back to where they started.
+ *
+ * Runs in: tests
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include <vmsig/holder.h>
+
+#include "harness.h"
+#include "../common/manifest.h"
+
+#define RUN_MS		20000	/* one vmsigctl run, start to exit */
+#define NPROBES		5
+
+struct fx {
+	char *dir;
+	struct gg_manifest *m;
+	struct h_proc d, mc;
+	int base_self;
+};
+
+/* What one vmsigctl run left behind. */
+struct run {
+	int status;		/* exit status, or -1 when it did not exit */
+	char *out;		/* stdout, NUL-terminated (until the next run) */
+	size_t len;
+	char err[4096];		/* stderr, truncated */
+};
+
+static struct fx *g;
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Drain p->out into r->out until EOF or the deadline. */
+static int
+slurp(struct h_proc *p, struct run *r, long end)
+{
+	static char buf[1 << 20];
+	ssize_t k;
+
+	r->out = buf;
+	for (;;) {
+		struct pollfd pfd = { .fd = p->out, .events = POLLIN };
+		long left = end - now_ms();
+
+		if (left <= 0 || r->len == sizeof(buf) - 1)
+			return -ETIMEDOUT;	/* or more output than expected */
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		k = read(p->out, buf + r->len, sizeof(buf) - 1 - r->len);
+		buf[r->len += k > 0 ? (size_t)k : 0] = '\0';
+		if (k <= 0)
+			return 0;
+	}
+}
+
+/* Start vmsigctl with stderr into a file (swapped in for the spawn). */
+static int
+spawn_ctl(char *const argv[], const char *errpath, struct h_proc *p)
+{
+	int efd, saved, rc;
+
+	efd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (efd == -1 || saved == -1)
+		return -errno;
+	(void)fflush(stderr);
+	(void)dup2(efd, STDERR_FILENO);
+	rc = h_spawn(argv, 0, 1, p);
+	(void)dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(efd);
+	return rc;
+}
+
+/* vmsigctl --socket DIR/holder.sock ARGS...; NULL-terminated varargs. */
+static void
+run(struct run *r, const char *arg, ...)
+{
+	char bin[4096], sock[4096], errpath[4096];
+	const char *argv[32] = { bin, "--socket", sock };
+	struct h_proc p;
+	size_t n = 3;
+	va_list ap;
+	long end = now_ms() + RUN_MS;
+	int st, sr, efd, fds = h_fd_count(0);
+	ssize_t k;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	snprintf(bin, sizeof(bin), "%s", h_bin("vmsigctl"));
+	snprintf(sock, sizeof(sock), "%s", h_hsock(g->dir));
+	snprintf(errpath, sizeof(errpath), "%s/ctl.err", g->dir);
+	va_start(ap, arg);
+	for (; arg != NULL && n < 31; arg = va_arg(ap, const char *))
+		argv[n++] = arg;
+	va_end(ap);
+	argv[n] = NULL;
+	assert_int_equal(spawn_ctl((char *const *)argv, errpath, &p), 0);
+	sr = slurp(&p, r, end);
+	st = h_wait_exit(&p, (int)(end - now_ms() > 0 ? end - now_ms() : 1));
+	if (st == -ETIMEDOUT)
+		st = h_stop(&p, SIGKILL, 2000);	/* never left running */
+	if (st >= 0 && WIFEXITED(st))
+		r->status = WEXITSTATUS(st);
+	if ((efd = open(errpath, O_RDONLY | O_CLOEXEC)) >= 0) {
+		k = read(efd, r->err, sizeof(r->err) - 1);
+		r->err[k > 0 ? k : 0] = '\0';
+		close(efd);
+	}
+	assert_int_equal(sr, 0);
+	/* Every pipe and file of the run is closed again. */
+	assert_int_equal(h_fd_count(0), fds);
+}
+
+static char *
+hex(const uint8_t *b, size_t n)
+{
+	char *s = malloc(2 * n + 1);
+	size_t i;
+
+	assert_non_null(s);
+	for (i = 0; i < n; i++)
+		sprintf(s + 2 * i, "%02x", b[i]);
+	s[2 * n] = '\0';
+	return s;
+}
+
+static const char *
+jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v = json_object_object_get(o, key);
+
+	return v != NULL ? json_object_get_string(v) : NULL;
+}
+
+static uint64_t
+jhex(struct json_object *o, const char *key)
+{
+	const char *s = jstr(o, key);
+
+	assert_non_null(s);	/* a missing key fails the test */
+	return strtoull(s, NULL, 16);
+}
+
+/* Wait for the helper's context through a holder: an event, not a sleep. */
+static int
+wait_context(const char *dir)
+{
+	struct vmsig_holder *h = h_holder(dir, "wait");
+	vmsig_event *ev;
+
+	if (h == NULL)
+		return -1;
+	ev = h_expect(h, VMSIG_EV_MEMCTX, 15000);
+	vmsig_event_free(ev);
+	vmsig_holder_close(h);
+	return ev != NULL ? 0 : -1;
+}
+
+static int
+start_memctx(struct fx *fx)
+{
+	char bin[4096], asock[4096];
+	const char *argv[] = { bin, "--endpoint", "1", "--ram", fx->m->image,
+	    "--connect", asock, NULL };
+
+	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsig-memctx"));
+	snprintf(asock, sizeof(asock), "%s", h_asock(fx->dir));
+	if (h_spawn((char *const *)argv, 0, 0, &fx->mc) < 0)
+		return -1;
+	return wait_context(fx->dir);
+}
+
+/* Stop what was started, remove the directory; -1 on a leak or a bad
+ * exit of vmsigd. */
+static int
+cleanup(struct fx *fx)
+{
+	int st = 0, fds;
+
+	if (fx->mc.pid > 0)
+		(void)h_stop(&fx->mc, SIGTERM, 5000);
+	if (fx->d.pid > 0)
+		st = h_stop(&fx->d, SIGTERM, 5000);
+	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		st = -1;
+	gg_manifest_free(fx->m);
+	h_rmdir(fx->dir);
+	if ((fds = h_fd_count(0)) != fx->base_self) {
+		fprintf(stderr, "descriptors: %d before, %d after\n",
+		    fx->base_self, fds);
+		st = -1;
+	}
+	free(fx);
+	return st == 0 ? 0 : -1;
+}
+
+static int
+group_setup(void **state)
+{
+	static const char *const gg[] = { "--size", "256M", "--seed", "7",
+	    NULL };
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL)
+		return -1;
+	fx->base_self = h_fd_count(0);
+	/* tmpfs, like the RAM files of real guests. */
+	if (asprintf(&fx->dir, "/dev/shm/vmsigctl-test.XXXXXX") < 0 ||
+	    mkdtemp(fx->dir) == NULL)
+		return -1;
+	if (gg_make(fx->dir, "guest", gg, &fx->m) < 0 ||
+	    h_vmsigd(fx->dir, NULL, &fx->d) < 0 || start_memctx(fx) < 0) {
+		fprintf(stderr, "setup: guestgen, vmsigd or vmsig-memctx "
+		    "failed in %s\n", fx->dir);
+		(void)cleanup(fx);
+		return -1;
+	}
+	g = fx;
+	*state = fx;
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	return cleanup(*state);
+}
+
+static char *
+fmt(const char *f, uint64_t v)
+{
+	static char bufs[8][64];
+	static int i;
+	char *b = bufs[i++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), f, v);
+	return b;
+}
+
+/* The first byte probes read back through `read --json`, bytes for bytes;
+ * probes under kcr3 rely on the default cr3. */
+static void
+t_read_probes(void **state)
+{
+	struct fx *fx = *state;
+	size_t i, seen = 0;
+
+	for (i = 0; i < fx->m->nprobes && seen < NPROBES; i++) {
+		const struct gg_probe *pr = &fx->m->probes[i];
+		struct json_object *o;
+		struct run r;
+		char *want;
+
+		if (pr->fault)
+			continue;
+		run(&r, "read", "1", "va", fmt("%" PRIx64, pr->va),
+		    fmt("0x%" PRIx64, pr->len), "--json", pr->cr3 ==
+		    fx->m->kcr3 ? NULL : "--cr3", fmt("0x%" PRIx64, pr->cr3),
+		    NULL);
+		assert_int_equal(r.status, 0);
+		assert_non_null(o = json_tokener_parse(r.out));
+		want = hex(pr->bytes, pr->len);
+		assert_string_equal(jstr(o, "bytes"), want);
+		assert_null(jstr(o, "fault"));
+		assert_string_equal(jstr(o, "space"), "va");
+		assert_int_equal(jhex(o, "addr"), pr->va);
+		assert_int_equal(jhex(o, "cr3"), pr->cr3);
+		free(want);
+		json_object_put(o);
+		seen++;
+	}
+	assert_int_equal(seen, NPROBES);
+}
+
+/* Fault probes inside one page fail at their first byte: exit 1, the
+ * message and the JSON name that address. */
+static void
+t_read_fault(void **state)
+{
+	struct fx *fx = *state;
+	size_t i, seen = 0;
+
+	for (i = 0; i < fx->m->nprobes && seen < 6; i++) {
+		const struct gg_probe *pr = &fx->m->probes[i];
+		struct json_object *o;
+		char want[128];
+		struct run r;
+
+		if (!pr->fault || (pr->va & 0xfff) > 0x1000 - 8)
+			continue;
+		run(&r, "read", "1", "va", fmt("0x%" PRIx64, pr->va), "8",
+		    "--cr3", fmt("0x%" PRIx64, pr->cr3), "--json", NULL);
+		assert_int_equal(r.status, 1);
+		snprintf(want, sizeof(want), "fault at va 0x%" PRIx64 ": ",
+		    pr->va);
+		if (strstr(r.err, want) == NULL)
+			fail_msg("no \"%s\" in: %s", want, r.err);
+		assert_non_null(strstr(r.err, "(0x0 of 0x8 bytes read)"));
+		assert_non_null(o = json_tokener_parse(r.out));
+		assert_int_equal(jhex(o, "fault"), pr->va);
+		assert_string_equal(jstr(o, "bytes"), "");
+		json_object_put(o);
+		seen++;
+	}
+	assert_true(seen >= 3);
+}
+
+static const struct gg_map *
+map_of(const struct gg_manifest *m, uint64_t va)
+{
+	size_t i;
+
+	for (i = 0; i < m->nmaps; i++)
+		if (va >= m->maps[i].va && va - m->maps[i].va < m->maps[i].size)
+			return &m->maps[i];
+	return NULL;
+}
+
+static void
+t_translate(void **state)
+{
+	struct fx *fx = *state;
+	const struct gg_map *mp = map_of(fx->m, fx->m->kernel_base);
+	struct json_object *o;
+	struct run r;
+
+	assert_non_null(mp);
+	run(&r, "translate", "1", fmt("%" PRIx64, fx->m->kernel_base),
+	    "--json", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(o = json_tokener_parse(r.out));
+	assert_int_equal(jhex(o, "page_size"), 0x200000);
+	assert_int_equal(jhex(o, "gpa"), mp->gpa + fx->m->kernel_base -
+	    mp->va);
+	assert_int_equal(jhex(o, "cr3"), fx->m->kcr3);
+	json_object_put(o);
+	run(&r, "translate", "1", fmt("0x%" PRIx64, fx->m->kernel_base),
+	    NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, " page 2M "));
+	/* The System address space has an empty user half. */
+	run(&r, "translate", "1", "0x10000", NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "va 0x10000 is not mapped"));
+}
+
+/* Every run of the manifest lies inside one run pmap printed, with the same
+ * page size, rights and physical offset. */
+static void
+t_pmap(void **state)
+{
+	struct fx *fx = *state;
+	struct json_object **runs = NULL;
+	size_t i, j, n = 0;
+	struct run r;
+	char *line, *save = NULL;
+
+	run(&r, "pmap", "1", "--json", NULL);
+	assert_int_equal(r.status, 0);
+	for (line = strtok_r(r.out, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		runs = realloc(runs, (n + 1) * sizeof(*runs));
+		assert_non_null(runs);
+		assert_non_null(runs[n++] = json_tokener_parse(line));
+	}
+	assert_true(fx->m->nmaps > 0);
+	for (i = 0; i < fx->m->nmaps; i++) {
+		const struct gg_map *mp = &fx->m->maps[i];
+
+		for (j = 0; j < n; j++) {
+			uint64_t s = jhex(runs[j], "start");
+
+			if (mp->va >= s && mp->va + mp->size <=
+			    jhex(runs[j], "end"))
+				break;
+		}
+		if (j == n)
+			fail_msg("map 0x%" PRIx64 "+0x%" PRIx64 " not covered",
+			    mp->va, mp->size);
+		assert_int_equal(jhex(runs[j], "page_size"), mp->page_size);
+		assert_int_equal(jhex(runs[j], "gpa") + mp->va -
+		    jhex(runs[j], "start"), mp->gpa);
+		assert_int_equal(json_object_get_int(json_object_object_get(
+		    runs[j], "flags")), mp->flags);
+	}
+	for (j = 0; j < n; j++)
+		json_object_put(runs[j]);
+	free(runs);
+}
+
+static int
+has_line(const char *out, uint64_t addr)
+{
+	char want[64];
+	const char *p;
+	size_t k;
+
+	k = (size_t)snprintf(want, sizeof(want), "0x%" PRIx64 "\n", addr);
+	for (p = out; (p = strstr(p, want)) != NULL; p += k)
+		if (p == out || p[-1] == '\n')
+			return 1;
+	return 0;
+}
+
+/* Every pattern, in its address space or physically; once more with a
+ * wildcard and blanks. */
+static void
+t_scan(void **state)
+{
+	struct fx *fx = *state;
+	size_t i;
+
+	for (i = 0; i < fx->m->npatterns; i++) {
+		const struct gg_pattern *pt = &fx->m->patterns[i];
+		char *pat = hex(pt->bytes, pt->len), spaced[128];
+		struct run r;
+
+		if (pt->cr3 == 0)
+			run(&r, "scan", "1", pat, "--physical", NULL);
+		else
+			run(&r, "scan", "1", "--cr3", fmt("%" PRIx64, pt->cr3),
+			    pat, NULL);
+		assert_int_equal(r.status, 0);
+		if (!has_line(r.out, pt->addr))
+			fail_msg("pattern %zu: no 0x%" PRIx64 " in: %s", i,
+			    pt->addr, r.out);
+		assert_non_null(strstr(r.err, " hit"));
+		snprintf(spaced, sizeof(spaced), "%.4s ?? %s", pat, pat + 6);
+		run(&r, "scan", "1", spaced, pt->cr3 == 0 ? "--physical" :
+		    "--cr3", pt->cr3 == 0 ? NULL : fmt("0x%" PRIx64, pt->cr3),
+		    NULL);
+		assert_int_equal(r.status, 0);
+		assert_true(has_line(r.out, pt->addr));
+		free(pat);
+	}
+}
+
+static void
+t_scan_limits(void **state)
+{
+	struct run r;
+	size_t k, lines = 0;
+
+	(void)state;
+	/* The kernel's MZ is one hit at least; --max stops at the first. */
+	run(&r, "scan", "1", "4d5a", "--max", "1", "--json", NULL);
+	assert_int_equal(r.status, 0);
+	for (k = 0; k < r.len; k++)
+		lines += r.out[k] == '\n';
+	assert_int_equal(lines, 1);
+	assert_non_null(strstr(r.out, "\"addr\":\"0x"));
+	assert_non_null(strstr(r.err, "1 hit\n"));
+	/* No hit: exit 1, like grep. */
+	run(&r, "scan", "1", "f00dfacecafebeef0123456789abcdef5aa5c33c",
+	    "--physical", NULL);
+	assert_int_equal(r.status, 1);
+	assert_int_equal(r.len, 0);
+	assert_non_null(strstr(r.err, "0 hits"));
+}
+
+static void
+check_file(const char *path, const void *want, size_t n)
+{
+	char buf[4096];
+	int fd;
+
+	/* A regular file reads whole: the count is its size. */
+	assert_true((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), n);
+	close(fd);
+	assert_memory_equal(buf, want, n);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* -o writes the exact bytes; on a fault, exactly those before it. */
+static void
+t_read_out(void **state)
+{
+	struct fx *fx = *state;
+	const struct gg_probe *pr = NULL;
+	char path[4096], want[16];
+	uint64_t end = fx->m->low;	/* one region: GPA = file offset */
+	struct run r;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < fx->m->nprobes && pr == NULL; i++)
+		if (!fx->m->probes[i].fault && fx->m->probes[i].len >= 16)
+			pr = &fx->m->probes[i];
+	assert_non_null(pr);
+	snprintf(path, sizeof(path), "%s/out.bin", fx->dir);
+	run(&r, "read", "1", "va", fmt("0x%" PRIx64, pr->va),
+	    fmt("%" PRIu64, pr->len), "--cr3", fmt("%" PRIx64, pr->cr3),
+	    "-o", path, NULL);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.len, 0);
+	check_file(path, pr->bytes, pr->len);
+	assert_int_equal(fx->m->low, fx->m->file_size);
+	assert_true((fd = open(fx->m->image, O_RDONLY | O_CLOEXEC)) >= 0);
+	assert_int_equal(pread(fd, want, 16, (off_t)(end - 16)), 16);
+	close(fd);
+	run(&r, "read", "1", "pa", fmt("%" PRIx64, end - 16), "0x40", "-o",
+	    path, NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, fmt("fault at pa 0x%" PRIx64, end)));
+	assert_non_null(strstr(r.err, "(0x10 of 0x40 bytes read)"));
+	check_file(path, want, 16);
+}
+
+/* Bad command lines exit 2 before connecting; a missing endpoint exits 1
+ * once --timeout runs out. */
+static void
+t_usage(void **state)
+{
+	static const char *const bad[][8] = {
+		{ "read", "1", "xa", "0", "8" },
+		{ "read", "1", "va", "0", "0" },
+		{ "read", "1", "va", "0", "0x4000001" },
+		{ "read", "1", "va", "zz", "8" },
+		{ "read", "0", "pa", "0", "8" },
+		{ "read", "1", "pa", "0", "8", "--cr3", "1000" },
+		{ "read", "1", "pa", "0", "8", "-o", "/dev/null", "--json" },
+		{ "translate", "1" },
+		{ "pmap", "1", "--physical" },
+		{ "scan", "1", "4d5" },
+		{ "scan", "1", "4d ?" },
+		{ "scan", "1", "00", "--physical", "--cr3", "1000" },
+		{ "scan", "1", "00", "--max", "0" },
+		{ "pmap", "1", "--timeout", "0" },
+	};
+	struct run r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		run(&r, bad[i][0], bad[i][1], bad[i][2], bad[i][3], bad[i][4],
+		    bad[i][5], bad[i][6], bad[i][7], NULL);
+		if (r.status != 2)
+			fail_msg("case %zu (%s): exit %d", i, bad[i][0],
+			    r.status);
+		assert_non_null(strstr(r.err, "usage: vmsigctl"));
+	}
+	run(&r, "read", "9", "pa", "0", "8", "--timeout", "0.3", NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "endpoint 9: no memory context"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_read_probes),
+		cmocka_unit_test(t_read_fault),
+		cmocka_unit_test(t_translate),
+		cmocka_unit_test(t_pmap),
+		cmocka_unit_test(t_scan),
+		cmocka_unit_test(t_scan_limits),
+		cmocka_unit_test(t_read_out),
+		cmocka_unit_test(t_usage),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmsigctl's guest-memory commands (read, translate, pmap, scan), the part
+ * they share: the options every one of them takes, address and endpoint
+ * parsing, and attaching to an endpoint -- connect, subscribe to it alone,
+ * then pull events (bounded by --timeout) until the library's context
+ * tracker holds that endpoint's read-only memory context.  The commands
+ * then read through the tracker's vmsig_mem, so vmsigctl obeys the holder
+ * invariants without knowing them.
+ *
+ * Runs in: holder
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <vmsig/mem.h>
+
+#include "vmsigctl.h"
+
+#define CTL_WAIT_MS	5000	/* default --timeout for the context */
+
+static int
+parse_secs(const char *s, int *ret_ms)
+{
+	double secs;
+	char *end;
+
+	secs = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || !isfinite(secs) || secs <= 0 ||
+	    secs > 86400.0)
+		return -EINVAL;
+	/* Even a retained context arrives after a round trip: no zero. */
+	*ret_ms = secs < 0.001 ? 1 : (int)(secs * 1000.0);
+	return 0;
+}
+
+/* One option of a memory command; -EINVAL when it is not allowed. */
+static int
+one_opt(int c, unsigned int allowed, struct vmsigctl_memopt *o)
+{
+	switch (c) {
+	case 'c':
+		o->has_cr3 = 1;
+		return (allowed & CTL_MO_CR3) ?
+		    vmsigctl_mem_addr(optarg, &o->cr3) : -EINVAL;
+	case 'j':
+		o->json = 1;
+		return (allowed & CTL_MO_JSON) ? 0 : -EINVAL;
+	case 'o':
+		o->out = optarg;
+		return (allowed & CTL_MO_OUT) ? 0 : -EINVAL;
+	case 'p':
+		o->physical = 1;
+		return (allowed & CTL_MO_PHYS) ? 0 : -EINVAL;
+	case 'm':
+		if (!(allowed & CTL_MO_MAX))
+			return -EINVAL;
+		if (vmsigctl_parse_u64(optarg, INT64_MAX, &o->max) < 0 ||
+		    o->max == 0)
+			return -EINVAL;
+		return 0;
+	case 't':
+		return parse_secs(optarg, &o->timeout_ms);
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Parse the options of a memory command (argv[0] is its name).  GNU getopt
+ * moves the operands behind the options: *ret_first is the first operand.
+ * Returns 0, or -EINVAL for an unknown, disallowed or malformed option and
+ * for the combinations no command accepts.
+ */
+int
+vmsigctl_mem_opts(int argc, char **argv, unsigned int allowed,
+    struct vmsigctl_memopt *o, int *ret_first)
+{
+	static const struct option opts[] = {
+		{ "cr3", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "physical", no_argument, NULL, 'p' },
+		{ "max", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->timeout_ms = CTL_WAIT_MS;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1)
+		if (one_opt(c, allowed, o) < 0)
+			return -EINVAL;
+	/* Raw bytes and JSON both want to be the output; a physical scan
+	 * has no address space to name. */
+	if ((o->out != NULL && o->json) || (o->physical && o->has_cr3))
+		return -EINVAL;
+	*ret_first = optind;
+	return 0;
+}
+
+/* Hexadecimal, with or without 0x.  Returns 0 or -EINVAL. */
+int
+vmsigctl_mem_addr(const char *s, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	/* strtoull would take a sign or leading blanks. */
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+' ||
+	    isspace((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 16);
+	if (errno != 0 || *end != '\0' || end == s)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* 1 .. UINT32_MAX, decimal or 0x.  Returns 0 or -EINVAL. */
+int
+vmsigctl_mem_endpoint(const char *s, uint32_t *ret)
+{
+	uint64_t v;
+
+	if (vmsigctl_parse_u64(s, UINT32_MAX, &v) < 0 || v == 0)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Pull events until the tracker holds the endpoint's context. */
+static int
+wait_context(struct vmsigctl_mem *m, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms, left;
+	vmsig_event *ev;
+	int r;
+
+	while ((m->mem = vmsig_holder_mem(m->h, m->endpoint, &m->epoch,
+	    &m->kcr3)) == NULL) {
+		left = deadline - now_ms();
+		/* Past the deadline, only what is already queued counts. */
+		if (left <= 0 && vmsig_holder_pending(m->h) == 0)
+			return -ETIMEDOUT;
+		r = vmsig_holder_next(m->h, left > 0 ? (int)left : 0, &ev);
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (r < 0)
+			return r;
+		vmsig_event_free(ev);
+	}
+	return 0;
+}
+
+static void
+attach_warn(const char *socket, const struct vmsigctl_mem *m,
+    const char *what, int r, int timeout_ms)
+{
+	const char *msg = vmsig_holder_error(m->h);
+
+	if (r == -ETIMEDOUT && strcmp(what, "wait") == 0)
+		vmsigctl_warnx("endpoint %" PRIu32 ": no memory context within "
+		    "%d ms (is vmsig-memctx running for it? see vmsigctl "
+		    "status; or raise --timeout)", m->endpoint, timeout_ms);
+	else if (r == -EPIPE)
+		vmsigctl_warnx("vmsigd at %s closed the connection", socket);
+	else
+		vmsigctl_warnx("%s endpoint %" PRIu32 " at %s: %s%s%s", what,
+		    m->endpoint, socket, strerror(-r), msg[0] ? ": " : "", msg);
+}
+
+/*
+ * Connect, subscribe to `endpoint` and wait at most timeout_ms for its
+ * context.  Returns CTL_OK with *m filled (release with _detach), or
+ * CTL_FAIL after a message.
+ */
+int
+vmsigctl_mem_attach(const char *socket, uint32_t endpoint, int timeout_ms,
+    struct vmsigctl_mem *m)
+{
+	const uint32_t mask = VMSIG_EV_BIT(VMSIG_EV_MEMCTX) |
+	    VMSIG_EV_BIT(VMSIG_EV_MEMCTX_INVALIDATED);
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	m->endpoint = endpoint;
+	if ((r = vmsigctl_connect(socket, &m->h)) != CTL_OK)
+		return r;
+	/* The Ack is a round trip to the daemon, not the wait for the
+	 * helper that --timeout bounds: the library's default bounds it. */
+	r = vmsig_holder_subscribe(m->h, &endpoint, 1, mask, -1);
+	if (r < 0) {
+		attach_warn(socket, m, "subscribe to", r, timeout_ms);
+		vmsigctl_mem_detach(m);
+		return CTL_FAIL;
+	}
+	if ((r = wait_context(m, timeout_ms)) < 0) {
+		attach_warn(socket, m, "wait", r, timeout_ms);
+		vmsigctl_mem_detach(m);
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+void
+vmsigctl_mem_detach(struct vmsigctl_mem *m)
+{
+	vmsig_holder_close(m->h);	/* closes the tracked context too */
+	m->h = NULL;
+	m->mem = NULL;
+}
+
+/* --cr3, else the endpoint's kcr3.  CTL_OK, or CTL_FAIL after a message. */
+int
+vmsigctl_mem_cr3(const struct vmsigctl_mem *m,
+    const struct vmsigctl_memopt *o, uint64_t *ret)
+{
+	if (o->has_cr3) {
+		*ret = o->cr3;
+		return CTL_OK;
+	}
+	if (m->kcr3 == 0) {
+		vmsigctl_warnx("endpoint %" PRIu32 " has no kernel cr3 (none "
+		    "was discovered); give --cr3 HEX", m->endpoint);
+		return CTL_FAIL;
+	}
+	*ret = m->kcr3;
+	return CTL_OK;
+}
+
+/* "W,U,NX", a subset of it, or "-". */
+const char *
+vmsigctl_mem_rights(uint32_t flags, char *buf, size_t cap)
+{
+	(void)snprintf(buf, cap, "%s%s%s%s%s",
+	    flags & VMSIG_PAGE_WRITABLE ? "W" : "",
+	    (flags & VMSIG_PAGE_WRITABLE) && (flags & VMSIG_PAGE_USER) ?
+	    "," : "", flags & VMSIG_PAGE_USER ? "U" : "",
+	    (flags & (VMSIG_PAGE_WRITABLE | VMSIG_PAGE_USER)) &&
+	    (flags & VMSIG_PAGE_NX) ? "," : "",
+	    flags & VMSIG_PAGE_NX ? "NX" : "");
+	if (buf[0] == '\0')
+		(void)snprintf(buf, cap, "-");
+	return buf;
+}
+
+const char *
+vmsigctl_mem_pgsz(uint64_t page_size)
+{
+	return page_size == VMSIG_PAGE_1G ? "1G" :
+	    page_size == VMSIG_PAGE_2M ? "2M" :
+	    page_size == VMSIG_PAGE_4K ? "4K" : "?";
+}

@@ -253,7 +253,12 @@ vmsig_holder_status(struct vmsig_holder *h, int timeout_ms,
 	return 0;
 }
 
-/* Read until an event arrives: 1 with it queued, 0 at the deadline. */
+/*
+ * Read until an event arrives: 1 with it queued, 0 at the deadline.  The
+ * socket is read before it is polled: under a burst (a fan-out) the frame
+ * is usually there already, and a poll(2) per event would double the
+ * system calls of the receiving side.
+ */
 static int
 fill_queue(struct vmsig_holder *h, int64_t deadline)
 {
@@ -261,9 +266,6 @@ fill_queue(struct vmsig_holder *h, int64_t deadline)
 	int is_event, r;
 
 	for (;;) {
-		r = holder_io_wait(h, deadline);
-		if (r <= 0)
-			return r;
 		while ((r = holder_io_recv(h, &m)) > 0) {
 			/* Queues an event; drops a late reply; ends the
 			 * connection on a connection Error. */
@@ -277,6 +279,9 @@ fill_queue(struct vmsig_holder *h, int64_t deadline)
 			return r;
 		if (holder_io_remaining(deadline) == 0)
 			return 0;
+		r = holder_io_wait(h, deadline);
+		if (r <= 0)
+			return r;
 	}
 }
 

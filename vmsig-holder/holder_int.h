@@ -77,12 +77,21 @@ struct holder_req {
 	size_t len;
 };
 
-/* The tracked context of one endpoint. */
+/*
+ * The tracked context of one endpoint.  The mapping is made on the first
+ * vmsig_holder_mem() of the epoch, from the descriptor and locator kept
+ * here: a holder that never reads pays a dup(2) per epoch, not an mmap.
+ */
 struct holder_track {
 	uint32_t endpoint;
 	uint32_t epoch;
 	uint64_t kcr3;
-	struct vmsig_mem *mem;		/* NULL: none for this epoch */
+	int fd;				/* -1: no context this epoch */
+	uint64_t low;
+	uint32_t flags;
+	uint32_t nseg;
+	vmsig_memseg *segs;		/* nseg entries, owned */
+	struct vmsig_mem *mem;		/* NULL: not mapped (yet) */
 };
 
 struct holder_qent {

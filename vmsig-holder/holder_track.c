@@ -3,15 +3,19 @@
  * The context tracker: per endpoint, the read-only memory context of the
  * current epoch.  vmsig_holder_next() shows it every event just before the
  * caller sees it, so vmsig_holder_mem() is never ahead of nor behind what
- * the caller has been told: MEMCTX opens a context (closing the previous
+ * the caller has been told: MEMCTX makes a context (closing the previous
  * one), MEMCTX_INVALIDATED and ENDPOINT_GONE close it, MEMWRITTEN drops the
- * translations that may depend on the bytes written.
+ * translations that may depend on the bytes written.  The mapping itself
+ * is made when vmsig_holder_mem() first asks for it: fanning a context out
+ * to a thousand holders must not cost a thousand mmap(2)s of guest RAM.
  *
  * Runs in: holder
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vmsig/mem.h>
 
@@ -42,7 +46,22 @@ find_or_add(struct vmsig_holder *h, uint32_t endpoint)
 	t = &n[h->ntrack++];
 	memset(t, 0, sizeof(*t));
 	t->endpoint = endpoint;
+	t->fd = -1;
 	return t;
+}
+
+/* The context of this epoch is over: unmap, close, forget the locator. */
+static void
+forget(struct holder_track *t)
+{
+	vmsig_mem_close(t->mem);
+	t->mem = NULL;
+	if (t->fd >= 0)
+		(void)close(t->fd);
+	t->fd = -1;
+	free(t->segs);
+	t->segs = NULL;
+	t->nseg = 0;
 }
 
 static void
@@ -50,7 +69,7 @@ drop(struct vmsig_holder *h, struct holder_track *t)
 {
 	size_t i = (size_t)(t - h->track);
 
-	vmsig_mem_close(t->mem);
+	forget(t);
 	h->track[i] = h->track[--h->ntrack];
 }
 
@@ -58,8 +77,9 @@ static void
 track_memctx(struct vmsig_holder *h, const vmsig_event *ev)
 {
 	const vmsig_memctx *mc = (const vmsig_memctx *)(const void *)ev->inln;
+	const vmsig_memseg *segs;
 	struct holder_track *t;
-	struct vmsig_mem *mem;
+	uint32_t nseg = 0;
 
 	t = find_or_add(h, ev->endpoint);
 	if (t == NULL)
@@ -67,14 +87,43 @@ track_memctx(struct vmsig_holder *h, const vmsig_event *ev)
 	/* A context older than an invalidation already seen is dead. */
 	if (t->epoch != 0 && ev->epoch < t->epoch)
 		return;
-	vmsig_mem_close(t->mem);
-	t->mem = NULL;
+	forget(t);
 	t->epoch = ev->epoch;
 	t->kcr3 = mc->kcr3;
-	/* On failure (a locator that does not fit the file, mmap) the event
-	 * is still delivered; the caller just gets no tracked context. */
-	if (vmsig_mem_open_event(ev, &mem) == 0)
-		t->mem = mem;
+	t->low = mc->low;
+	t->flags = mc->flags;
+	/* On failure the event is still delivered; the caller just gets no
+	 * tracked context. */
+	segs = vmsig_memctx_segs(ev, &nseg);
+	if (nseg > 0) {
+		if ((t->segs = calloc(nseg, sizeof(*segs))) == NULL)
+			return;
+		memcpy(t->segs, segs, nseg * sizeof(*segs));
+		t->nseg = nseg;
+	}
+	t->fd = fcntl(ev->fd, F_DUPFD_CLOEXEC, 0);
+}
+
+/* Map the epoch's context on first use; NULL if it cannot be. */
+static struct vmsig_mem *
+materialise(struct holder_track *t)
+{
+	struct vmsig_mem *mem = NULL;
+	int r;
+
+	if (t->mem != NULL || t->fd < 0)
+		return t->mem;
+	r = t->nseg > 0 ? vmsig_mem_open_segs(t->fd, t->segs, t->nseg, &mem) :
+	    vmsig_mem_open(t->fd, t->low, &mem);
+	if (r < 0)
+		return NULL;
+	if ((t->flags & VMSIG_MEMCTX_LA57) &&
+	    vmsig_mem_set_paging(mem, 5) < 0) {
+		vmsig_mem_close(mem);
+		return NULL;
+	}
+	t->mem = mem;
+	return mem;
 }
 
 void
@@ -90,8 +139,7 @@ holder_track_event(struct vmsig_holder *h, const vmsig_event *ev)
 	case VMSIG_EV_MEMCTX_INVALIDATED:
 		if ((t = find_or_add(h, ev->endpoint)) == NULL)
 			break;
-		vmsig_mem_close(t->mem);
-		t->mem = NULL;
+		forget(t);
 		if (ev->epoch > t->epoch)
 			t->epoch = ev->epoch;
 		break;
@@ -116,7 +164,7 @@ holder_track_clear(struct vmsig_holder *h)
 	size_t i;
 
 	for (i = 0; i < h->ntrack; i++)
-		vmsig_mem_close(h->track[i].mem);
+		forget(&h->track[i]);
 	free(h->track);
 	h->track = NULL;
 	h->ntrack = 0;
@@ -128,7 +176,8 @@ vmsig_holder_mem(struct vmsig_holder *h, uint32_t endpoint,
 {
 	struct holder_track *t;
 
-	if (h == NULL || (t = find(h, endpoint)) == NULL || t->mem == NULL)
+	if (h == NULL || (t = find(h, endpoint)) == NULL ||
+	    materialise(t) == NULL)
 		return NULL;
 	if (ret_epoch != NULL)
 		*ret_epoch = t->epoch;

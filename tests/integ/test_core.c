@@ -52,19 +52,24 @@ setup(void **state)
 	int fd;
 
 	if (fx == NULL || (fx->dir = h_tmpdir()) == NULL)
-		return -1;
+		goto fail;
 	snprintf(fx->file, sizeof(fx->file), "%s/ram", fx->dir);
 	fd = open(fx->file, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
 	if (fd == -1 || ftruncate(fd, RAM_SIZE) == -1)
-		return -1;
+		goto fail;
 	(void)pwrite(fd, "guest!", 6, 0x1000);
 	close(fd);
 	if (h_vmsigd(fx->dir, extra, &fx->d) < 0)
-		return -1;
+		goto fail;
 	fx->base_self = h_fd_count(0);
 	fx->base_d = h_fd_stable(fx->d.pid, 2000);
 	*state = fx;
 	return 0;
+fail:
+	if (fx != NULL)
+		h_rmdir(fx->dir);
+	free(fx);
+	return -1;
 }
 
 static int
@@ -456,26 +461,12 @@ sync_daemon(struct fx *fx)
 	vmsig_holder_close(h);
 }
 
-/* 10,000 connections: descriptor count and RSS of vmsigd stay flat. */
 static void
-t_churn(void **state)
+churn(struct fx *fx, int n)
 {
-	struct fx *fx = *state;
-	long rss0, rss1;
-	int fd0, i;
+	int i;
 
-	/* Warm up allocator arenas before the first measurement. */
-	for (i = 0; i < 200; i++) {
-		struct vmsig_holder *h = NULL;
-
-		assert_int_equal(vmsig_holder_open(h_hsock(fx->dir), "churn",
-		    5000, &h), 0);
-		vmsig_holder_close(h);
-	}
-	sync_daemon(fx);
-	fd0 = h_fd_settle(fx->d.pid, fx->base_d, 2000);
-	rss0 = h_rss_kib(fx->d.pid);
-	for (i = 0; i < 10000; i++) {
+	for (i = 0; i < n; i++) {
 		struct vmsig_holder *h = NULL;
 
 		assert_int_equal(vmsig_holder_open(h_hsock(fx->dir), "churn",
@@ -486,6 +477,28 @@ t_churn(void **state)
 		vmsig_holder_close(h);
 	}
 	sync_daemon(fx);
+}
+
+/*
+ * 10,000 connections: descriptor count and RSS of vmsigd stay flat.  Under
+ * AddressSanitizer the allocator's own caches grow during the first batch
+ * whatever the program does, so there the flatness is measured across a
+ * second batch of the same size.
+ */
+static void
+t_churn(void **state)
+{
+	struct fx *fx = *state;
+	long rss0, rss1;
+	int fd0;
+
+	churn(fx, 200);		/* warm up allocator arenas */
+#ifdef __SANITIZE_ADDRESS__
+	churn(fx, 10000);
+#endif
+	fd0 = h_fd_settle(fx->d.pid, fx->base_d, 2000);
+	rss0 = h_rss_kib(fx->d.pid);
+	churn(fx, 10000);
 	rss1 = h_rss_kib(fx->d.pid);
 	fprintf(stderr, "churn: vmsigd fds %d -> %d, RSS %ld -> %ld KiB\n",
 	    fd0, h_fd_count(fx->d.pid), rss0, rss1);

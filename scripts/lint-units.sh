@@ -35,8 +35,8 @@ for u in $units; do
 done
 for bin in vmsigd vmsig-memctx; do
 	[ -x "/usr/sbin/$bin" ] && continue
-	[ -x "$B/$bin" ] || continue
-	abs=$(cd "$B" && pwd)/$bin
+	[ -f "$B/sbin/$bin" ] && [ -x "$B/sbin/$bin" ] || continue
+	abs=$(cd "$B/sbin" && pwd)/$bin
 	sed -i "s|^ExecStart=/usr/sbin/$bin|ExecStart=$abs|" "$tmp"/*.service
 done
 

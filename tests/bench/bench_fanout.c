@@ -366,7 +366,7 @@ main(void)
 	rss_per_holder();
 	printf("(fan-out: InvalidateRequest to the last holder's MEMCTX of the "
 	    "new epoch, median of %d; the path carries 2 frames per holder, "
-	    "INVALIDATED and MEMCTX, and the tracker maps each context)\n",
+	    "INVALIDATED and MEMCTX; the baseline one frame, in one process)\n",
 	    ROUNDS);
 	close(afd);
 	kill(vmsigd_pid, SIGTERM);

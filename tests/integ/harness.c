@@ -452,3 +452,33 @@ h_fd_stable(pid_t pid, int timeout_ms)
 	}
 	return n;
 }
+
+int
+h_confined(pid_t pid)
+{
+	static const struct { const char *key, *want; int root_only; } f[] = {
+		{ "CapEff:", "0000000000000000", 0 },
+		{ "CapPrm:", "0000000000000000", 0 },
+		{ "CapInh:", "0000000000000000", 0 },
+		{ "CapAmb:", "0000000000000000", 0 },
+		/* Root can empty its bounding set; an unprivileged start
+		 * cannot, and with no_new_privs it never matters. */
+		{ "CapBnd:", "0000000000000000", 1 },
+		{ "NoNewPrivs:", "1", 0 },
+		{ "Seccomp:", "2", 0 },
+	};
+	char v[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (f[i].root_only && geteuid() != 0)
+			continue;
+		if (h_status_field(pid, f[i].key, v, sizeof(v)) < 0 ||
+		    strcmp(v, f[i].want) != 0) {
+			fprintf(stderr, "pid %d: %s %s, want %s\n", (int)pid,
+			    f[i].key, v, f[i].want);
+			return 0;
+		}
+	}
+	return 1;
+}

@@ -20,6 +20,9 @@ SBINDIR		= $(PREFIX)/sbin
 LIBDIR		= $(PREFIX)/lib
 INCDIR		= $(PREFIX)/include
 MANDIR		= $(PREFIX)/share/man
+UNITDIR		?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR	?= $(PREFIX)/lib/tmpfiles.d
 
 PKGS		= libprotobuf-c libseccomp libcap json-c
 WARN		= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wmissing-prototypes \
@@ -203,12 +206,20 @@ install: all
 	  > $(DESTDIR)$(LIBDIR)/pkgconfig/libvmsig-holder.pc
 	for m in $(MANPAGES); do s=$${m##*.}; \
 	  install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	for u in dist/*.service dist/*.socket; do \
+	  sed -e 's|/usr/sbin/|$(SBINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+	install -m 644 dist/sysusers.d/vmsig.conf $(DESTDIR)$(SYSUSERSDIR)/vmsig.conf
+	install -m 644 dist/tmpfiles.d/vmsig.conf $(DESTDIR)$(TMPFILESDIR)/vmsig.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vmsigd $(DESTDIR)$(SBINDIR)/vmsig-memctx \
 	  $(DESTDIR)$(BINDIR)/vmsigctl $(DESTDIR)$(LIBDIR)/libvmsig-holder.* \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig/libvmsig-holder.pc
 	rm -rf $(DESTDIR)$(INCDIR)/vmsig $(DESTDIR)$(PREFIX)/share/vmsig
+	rm -f $(DESTDIR)$(UNITDIR)/vmsigd.service $(DESTDIR)$(UNITDIR)/vmsigd.socket \
+	  $(DESTDIR)$(UNITDIR)/vmsigd-adapter.socket $(DESTDIR)$(UNITDIR)/vmsig-memctx@.service \
+	  $(DESTDIR)$(SYSUSERSDIR)/vmsig.conf $(DESTDIR)$(TMPFILESDIR)/vmsig.conf
 
 clean:
 	rm -rf $(B)

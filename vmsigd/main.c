@@ -263,8 +263,11 @@ main(int argc, char **argv)
 
 	if ((r = loop_add(&sig, EPOLLIN)) < 0 || (r = listen_start()) < 0)
 		fatalx("event loop: %s", strerror(-r));
-	log_info("ready: holders on %s, adapters on %s%s", o.lc.path[0],
-	    o.lc.path[1], listen_activated() ? " (socket activation)" : "");
+	if (listen_activated())
+		log_info("ready: holder and adapter sockets from systemd");
+	else
+		log_info("ready: holders on %s, adapters on %s", o.lc.path[0],
+		    o.lc.path[1]);
 	r = loop_run();
 	peer_drop_all();
 	listen_cleanup();

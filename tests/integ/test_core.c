@@ -506,6 +506,43 @@ t_churn(void **state)
 	assert_true(rss1 - rss0 < 512);
 }
 
+/* systemd socket activation: the sockets come as fds 3 and 4 by name. */
+static void
+t_socket_activation(void **state)
+{
+	char *dir = h_tmpdir(), hs[4096], as[4096], l1[4200], l2[4200];
+	char sa[] = "/usr/bin/systemd-socket-activate", bin[4096];
+	struct vmsig_holder *h;
+	struct vmsig_status *st = NULL;
+	struct h_proc p;
+
+	(void)state;
+	if (access(sa, X_OK) != 0) {
+		h_rmdir(dir);
+		skip();
+	}
+	snprintf(hs, sizeof(hs), "%s", h_hsock(dir));
+	snprintf(as, sizeof(as), "%s", h_asock(dir));
+	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsigd"));
+	snprintf(l1, sizeof(l1), "--listen=%s", hs);
+	snprintf(l2, sizeof(l2), "--listen=%s", as);
+	{
+		char *argv[] = { sa, "--seqpacket", l1, l2,
+		    "--fdname=holder:adapter", bin, "-f", NULL };
+
+		assert_int_equal(h_spawn(argv, 0, 0, &p), 0);
+	}
+	assert_int_equal(h_wait_socket(hs, 5000), 0);
+	h = h_holder(dir, "activated");
+	assert_non_null(h);
+	assert_int_equal(vmsig_holder_status(h, 5000, &st), 0);
+	assert_int_equal(st->pid, p.pid);	/* systemd-socket-activate execs */
+	vmsig_status_free(st);
+	vmsig_holder_close(h);
+	assert_int_equal(h_stop(&p, SIGTERM, 5000), 0);
+	h_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -523,6 +560,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_slow_holder, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_churn, setup, teardown),
+		cmocka_unit_test(t_socket_activation),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -167,8 +167,10 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@B=$(B) scripts/demo.sh
 
-demo-qemu: all
-	@scripts/demo-qemu.sh
+demo-qemu:
+	@VMSIG_DEPS_QEMU=1 scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@B=$(B) scripts/demo-qemu.sh
 
 FUZZ_CC		?= clang
 fuzz: $(PB_H)

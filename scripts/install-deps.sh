@@ -6,7 +6,7 @@
 set -eu
 need="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev
 libseccomp-dev libcap-dev libjson-c-dev libcmocka-dev mandoc systemd"
-[ "${VMSIG_DEPS_QEMU:-0}" = 1 ] && need="$need qemu-system-x86 busybox-static cpio"
+[ "${VMSIG_DEPS_QEMU:-0}" = 1 ] && need="$need qemu-system-x86 busybox-static cpio python3"
 missing=""
 for p in $need; do
 	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -4,7 +4,8 @@
  * The only place that opens guest RAM.  Bootstrapping is the same at start
  * and after every invalidation: the file may have been replaced (a new QEMU
  * on the same path) and the guest may have rebooted (new page tables), so
- * everything is found afresh.
+ * everything is found afresh.  With --qmp, QEMU itself is asked for the
+ * layout and vCPU 0's CR3 on the connection that is the guest session.
  *
  * Runs in: vmsig-memctx
  */
@@ -18,17 +19,80 @@
 #include "daemon.h"
 #include "log.h"
 
+#define QMP_CONNECT_MS	2000
+#define CR0_PG		(1ull << 31)
+#define CR4_LA57	(1ull << 12)
+
 void
 guest_reset(struct guest *g)
 {
 	ram_close(g->ram);
 	g->ram = NULL;
-	if (g->fd >= 0)
+	/* --qemu-pid: qemupid.c owns the descriptors for the whole run. */
+	if (g->fd >= 0 && !qemupid_owns(g->fd))
 		(void)close(g->fd);
-	if (g->wfd >= 0)
+	if (g->wfd >= 0 && !qemupid_owns(g->wfd))
 		(void)close(g->wfd);
 	g->fd = g->wfd = -1;
 	g->ready = 0;
+}
+
+void
+guest_qmp_drop(struct guest *g)
+{
+	qmp_close(g->qmp);
+	g->qmp = NULL;
+}
+
+/* Connect when needed, then ask QEMU.  A broken connection is dropped
+ * (the next bootstrap reconnects); an error reply keeps it. */
+static int
+ask_qemu(struct guest *g, struct qmp_guest *qg, int *ret_exit,
+    const char **ret_why)
+{
+	const struct layout_opts *o = &g->lopts;
+	int r, want_layout;
+
+	*ret_exit = EXIT_MEMCTX_QMP;
+	if (g->qmp == NULL &&
+	    (r = qmp_connect(g->qmp_path, QMP_CONNECT_MS, &g->qmp)) < 0) {
+		g->qmp = NULL;
+		*ret_why = r == -ETIMEDOUT ? "QEMU's QMP monitor does not greet "
+		    "(another client holds it? vmsig needs a monitor of its "
+		    "own)" : "cannot connect to QEMU's QMP socket (--qmp)";
+		return r;
+	}
+	want_layout = !o->have_low && o->nseg == 0 &&
+	    o->machine == LAYOUT_MACHINE_NONE;
+	r = qmp_guest_query(g->qmp, g->qmp_ram_id, want_layout, qg, ret_why);
+	if (r < 0 && r != -EREMOTEIO && r != -EAGAIN && r != -ENOENT &&
+	    r != -E2BIG)
+		guest_qmp_drop(g);
+	if (r == -EREMOTEIO)
+		log_warnx("QMP: %s", qmp_error(g->qmp));
+	if (r == -ENOENT || r == -E2BIG)
+		*ret_exit = EXIT_MEMCTX_LAYOUT;
+	return r;
+}
+
+static int
+build_layout(struct guest *g, const struct qmp_guest *qg,
+    const char **ret_why)
+{
+	struct layout_opts lo;
+	int r;
+
+	if (qg == NULL || qg->nseg == 0)
+		return layout_build(&g->lopts, g->id.size, &g->layout, ret_why);
+	memset(&lo, 0, sizeof(lo));
+	lo.nseg = qg->nseg;
+	memcpy(lo.segs, qg->segs, qg->nseg * sizeof(qg->segs[0]));
+	r = layout_build(&lo, g->id.size, &g->layout, ret_why);
+	if (r < 0)
+		*ret_why = "QEMU maps its RAM backend past the end of the RAM "
+		    "file (or unaligned): is --ram the file of that backend "
+		    "(--qmp-ram-id)?";
+	return r;
 }
 
 static int
@@ -37,6 +101,11 @@ open_file(struct guest *g, const char **ret_why)
 	struct stat st;
 	int r;
 
+	/* --qemu-pid: opened once, through QEMU's /proc/PID/fd (qemupid.c). */
+	if (qemupid_active()) {
+		*ret_why = "the RAM of --qemu-pid is not open for writing";
+		return qemupid_ram(g->writable, &g->fd, &g->wfd);
+	}
 	/* O_NOFOLLOW: a symlink planted at the path must not redirect a
 	 * privileged open. */
 	g->fd = open(g->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -79,18 +148,34 @@ file_id(int fd, struct ram_id *ret)
 }
 
 static int
-discover(struct guest *g, int *ret_exit, const char **ret_why)
+discover(struct guest *g, const struct qmp_guest *qg, int *ret_exit,
+    const char **ret_why)
 {
 	struct kcr3_result res;
+	unsigned int levels = 4;
 	int r;
 
-	r = kcr3_discover(g->ram, g->method, g->given, &res, ret_why);
+	/* --paging wins; else CR4.LA57 as QEMU reports it. */
+	if (g->paging != 0)
+		levels = g->paging;
+	else if (qg != NULL && (qg->regs.cr4 & CR4_LA57))
+		levels = 5;
+	if (g->method != KCR3_QMP)
+		r = kcr3_discover(g->ram, g->method, g->given, &res, ret_why);
+	else if (!(qg->regs.cr0 & CR0_PG)) {
+		*ret_why = "QEMU reports paging off on vCPU 0 (guest not "
+		    "booted yet)";
+		r = -ENOENT;
+	} else
+		r = kcr3_from_cr3(g->ram, qg->regs.cr3, levels, &res, ret_why);
 	if (r < 0) {
 		*ret_exit = r == -ENOENT ? EXIT_MEMCTX_NOKCR3 :
 		    EXIT_MEMCTX_BADKCR3;
 		return r;
 	}
+	res.levels = levels;
 	g->kcr3 = res;
+	g->loc_flags = levels == 5 ? VMSIG_MEMCTX_LA57 : 0;
 	log_info("kcr3 0x%llx found by %s (%u candidates, %llu bytes "
 	    "scanned)", (unsigned long long)res.kcr3,
 	    kcr3_method_name(res.method), res.candidates,
@@ -101,9 +186,14 @@ discover(struct guest *g, int *ret_exit, const char **ret_why)
 int
 guest_bootstrap(struct guest *g, int *ret_exit, const char **ret_why)
 {
+	struct qmp_guest qg;
 	int r;
 
 	guest_reset(g);
+	/* QEMU first: no QEMU, no session, whatever the file holds. */
+	if (g->qmp_path != NULL &&
+	    (r = ask_qemu(g, &qg, ret_exit, ret_why)) < 0)
+		return r;
 	*ret_exit = EXIT_MEMCTX_RAM;
 	if ((r = open_file(g, ret_why)) < 0)
 		goto fail;
@@ -112,14 +202,16 @@ guest_bootstrap(struct guest *g, int *ret_exit, const char **ret_why)
 		goto fail;
 	}
 	*ret_exit = EXIT_MEMCTX_LAYOUT;
-	if ((r = layout_build(&g->lopts, g->id.size, &g->layout, ret_why)) < 0)
+	if ((r = build_layout(g, g->qmp_path != NULL ? &qg : NULL,
+	    ret_why)) < 0)
 		goto fail;
 	*ret_exit = EXIT_MEMCTX_RAM;
 	if ((r = ram_open(g->fd, &g->layout, &g->ram)) < 0) {
 		*ret_why = "cannot map the RAM file";
 		goto fail;
 	}
-	if ((r = discover(g, ret_exit, ret_why)) < 0)
+	if ((r = discover(g, g->qmp_path != NULL ? &qg : NULL, ret_exit,
+	    ret_why)) < 0)
 		goto fail;
 	g->ready = 1;
 	return 0;
@@ -133,6 +225,9 @@ guest_same_file(const struct guest *g)
 {
 	struct stat st;
 
+	/* --qemu-pid: the file cannot change; QEMU's exit ends the session. */
+	if (qemupid_active())
+		return g->fd >= 0;
 	if (g->fd < 0 || stat(g->path, &st) == -1)
 		return 0;
 	return st.st_dev == g->id.dev && st.st_ino == g->id.ino &&

@@ -24,6 +24,7 @@ static const char *const method_names[] = {
 	[KCR3_LOWSTUB] = "lowstub",
 	[KCR3_SELFREF] = "selfref",
 	[KCR3_GIVEN] = "given",
+	[KCR3_QMP] = "qmp",
 };
 
 static int
@@ -46,8 +47,8 @@ int
 kcr3_parse(const char *arg, enum kcr3_method *ret_m, uint64_t *ret_given,
     const char **ret_why)
 {
-	static const char why[] = "--kcr3 wants auto, lowstub, selfref or a "
-	    "page-aligned guest-physical address such as 0x1ad000";
+	static const char why[] = "--kcr3 wants auto, lowstub, selfref, qmp "
+	    "or a page-aligned guest-physical address such as 0x1ad000";
 	unsigned int m;
 	uint64_t v = 0;
 	const char *p;
@@ -60,6 +61,11 @@ kcr3_parse(const char *arg, enum kcr3_method *ret_m, uint64_t *ret_given,
 			*ret_given = 0;
 			return 0;
 		}
+	if (strcmp(arg, "qmp") == 0) {
+		*ret_m = KCR3_QMP;
+		*ret_given = 0;
+		return 0;
+	}
 	if (strncmp(arg, "0x", 2) != 0 || arg[2] == '\0' ||
 	    strlen(arg) > 2 + 16)
 		return refuse(-EINVAL, ret_why, why);
@@ -81,11 +87,18 @@ kcr3_parse(const char *arg, enum kcr3_method *ret_m, uint64_t *ret_given,
 int
 kcr3_validate(struct ram *ram, uint64_t kcr3, uint64_t entry_va)
 {
+	return kcr3_validate_levels(ram, kcr3, entry_va, 4);
+}
+
+int
+kcr3_validate_levels(struct ram *ram, uint64_t kcr3, uint64_t entry_va,
+    unsigned int levels)
+{
 	uint64_t q[NENT], e, cr3 = kcr3 & CR3_FRAME;
 	struct paging_xlat x;
 	unsigned int i, present = 0;
 
-	if (ram == NULL)
+	if (ram == NULL || (levels != 4 && levels != 5))
 		return -EINVAL;
 	if (ram_read(ram, cr3, q, PAGE) < 0)
 		return -EINVAL;
@@ -100,7 +113,7 @@ kcr3_validate(struct ram *ram, uint64_t kcr3, uint64_t entry_va)
 	if (present == 0)
 		return -EINVAL;
 	if (entry_va != 0 &&
-	    (paging_walk(cr3, entry_va, 4, ram_read_u64, ram, &x) < 0 ||
+	    (paging_walk(cr3, entry_va, levels, ram_read_u64, ram, &x) < 0 ||
 	    !ram_contains(ram, x.gpa, 1)))
 		return -EINVAL;
 	return 0;
@@ -228,13 +241,47 @@ kcr3_revalidate(struct ram *ram, const struct kcr3_result *cur)
 	    (kcr3_lowstub_at(ram, cur->lowstub_pa, &s) != 1 ||
 	    (s.cr3 & CR3_FRAME) != cur->kcr3))
 		return -ESTALE;
-	if (kcr3_validate(ram, cur->kcr3,
-	    cur->has_lowstub ? cur->entry_va : 0) < 0)
+	if (kcr3_validate_levels(ram, cur->kcr3,
+	    cur->has_lowstub ? cur->entry_va : 0,
+	    cur->levels == 5 ? 5 : 4) < 0)
 		return -ESTALE;
 	/* A selfref result was a self-mapped PML4; it must still be one. */
 	if (cur->method == KCR3_SELFREF &&
 	    (ram_read(ram, cur->kcr3, q, PAGE) < 0 ||
 	    !kcr3_selfref_candidate(ram, cur->kcr3, q)))
 		return -ESTALE;
+	return 0;
+}
+
+int
+kcr3_from_cr3(struct ram *ram, uint64_t cr3, unsigned int levels,
+    struct kcr3_result *ret, const char **ret_why)
+{
+	struct kcr3_result res;
+	uint64_t v = cr3 & CR3_FRAME;
+
+	if (ram == NULL || ret == NULL || (levels != 4 && levels != 5))
+		return -EINVAL;
+	if (v == 0)
+		return refuse(-ENOENT, ret_why, "QEMU reports CR3 0 for vCPU 0: "
+		    "the guest has not enabled paging yet");
+	memset(&res, 0, sizeof(res));
+	res.method = KCR3_QMP;
+	res.levels = levels;
+	res.candidates = 1;
+	/* KPTI: CR3 may hold the user copy, one page above the kernel's. */
+	if (kcr3_validate_levels(ram, v, 0, levels) < 0) {
+		if (!(v & PAGE) || kcr3_validate_levels(ram, v & ~PAGE, 0,
+		    levels) < 0)
+			return refuse(-EINVAL, ret_why, "the CR3 QEMU reports "
+			    "does not validate (nor the page below it): no "
+			    "present kernel-half entries into RAM; check the "
+			    "layout");
+		v &= ~PAGE;
+		res.candidates = 2;
+	}
+	res.kcr3 = v;
+	note_lowstub(ram, &res);
+	*ret = res;
 	return 0;
 }

@@ -173,7 +173,7 @@ link_send_ready(const struct guest *g)
 		sp[i] = &sv[i];
 	}
 	l.kcr3 = g->kcr3.kcr3;
-	l.flags = 0;
+	l.flags = g->loc_flags;
 	l.n_segs = nseg;
 	l.segs = sp;
 	mr.loc = &l;
@@ -190,6 +190,7 @@ link_send_invalidate(const char *reason)
 {
 	Frame f = VMSIG__V1__FRAME__INIT;
 	Vmsig__V1__InvalidateRequest ir = VMSIG__V1__INVALIDATE_REQUEST__INIT;
+	int r;
 
 	if (link_sock < 0 || link_inval_sent)
 		return 0;
@@ -197,7 +198,8 @@ link_send_invalidate(const char *reason)
 	f.msg_case = VMSIG__V1__FRAME__MSG_INVALIDATE_REQUEST;
 	f.invalidate_request = &ir;
 	link_inval_sent = 1;
-	return send_frame(&f, -1);
+	r = send_frame(&f, -1);
+	return r < 0 ? r : 1;
 }
 
 int

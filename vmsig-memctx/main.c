@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmsig-memctx: the privileged helper, one per guest.  Start-up, in order:
- *   arguments → acquire: open the RAM file, check the layout, find kcr3
- *   (before anything is sent: a guest we cannot read is an exit code, not
- *   a context) → first connection to vmsigd (a refusal is final) →
+ *   arguments → acquire: the QMP connection (--qmp), open the RAM file,
+ *   check the layout, find kcr3 (before anything is sent: a guest we cannot
+ *   read is an exit code, not a context) → first connection to vmsigd (a refusal is final) →
  *   drop groups, gid and uid (--user/--group) → clear every capability →
  *   no-new-privs, not dumpable → Landlock (the RAM file's directory) →
  *   seccomp → the loop.
@@ -35,6 +35,7 @@ struct opts {
 	const char *user, *group, *selftest;
 	unsigned int revalidate_ms;
 	int verbose, use_syslog, print_sandbox;
+	pid_t qemu_pid;		/* --qemu-pid, or 0 */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -43,9 +44,11 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: vmsig-memctx --endpoint N --ram PATH --connect SOCKET\n"
+"usage: vmsig-memctx --endpoint N (--ram PATH | --qemu-pid PID)\n"
+"           --connect SOCKET\n"
 "           [--low BYTES | --seg GPA:LEN:OFFSET ... | --machine q35|pc]\n"
-"           [--kcr3 auto|lowstub|selfref|0xHEX] [--writable]\n"
+"           [--qmp SOCKET [--qmp-ram-id ID]] [--paging 4|5]\n"
+"           [--kcr3 auto|lowstub|selfref|qmp|0xHEX] [--writable]\n"
 "           [--revalidate-ms N] [--user NAME] [--group NAME] [-d] [-s]\n"
 "           [--print-sandbox] [--sandbox-selftest SYSCALL]\n");
 }
@@ -78,7 +81,8 @@ static void
 parse(int argc, char **argv, struct opts *o, struct guest *g)
 {
 	enum { O_EP = 256, O_RAM, O_CONN, O_LOW, O_SEG, O_MACH, O_KCR3, O_WR,
-	    O_REVAL, O_USER, O_GROUP, O_PRINT, O_SELF, O_HELP };
+	    O_REVAL, O_USER, O_GROUP, O_PRINT, O_SELF, O_HELP, O_QMP, O_QID,
+	    O_PAGING, O_QPID };
 	static const struct option lo[] = {
 		{ "endpoint", required_argument, NULL, O_EP },
 		{ "ram", required_argument, NULL, O_RAM },
@@ -94,6 +98,10 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 		{ "print-sandbox", no_argument, NULL, O_PRINT },
 		{ "sandbox-selftest", required_argument, NULL, O_SELF },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "qmp", required_argument, NULL, O_QMP },
+		{ "qmp-ram-id", required_argument, NULL, O_QID },
+		{ "paging", required_argument, NULL, O_PAGING },
+		{ "qemu-pid", required_argument, NULL, O_QPID },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *why = "";
@@ -123,18 +131,38 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 		case O_GROUP: o->group = optarg; break;
 		case O_PRINT: o->print_sandbox = 1; break;
 		case O_SELF: o->selftest = optarg; break;
+		case O_QMP: g->qmp_path = optarg; break;
+		case O_QID: g->qmp_ram_id = optarg; break;
+		case O_QPID: o->qemu_pid = (pid_t)number(optarg,
+		    "--qemu-pid", INT32_MAX); break;
+		case O_PAGING:
+			if (strcmp(optarg, "4") != 0 && strcmp(optarg, "5") != 0)
+				fatalx_code(EXIT_MEMCTX_USAGE, "--paging %s: "
+				    "give 4 or 5 (levels of the guest's page "
+				    "tables)", optarg);
+			g->paging = (unsigned int)(optarg[0] - '0');
+			break;
 		case 'd': o->verbose++; break;
 		case 's': o->use_syslog = 1; break;
 		case 'h': case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); exit(EXIT_MEMCTX_USAGE);
 		}
 	}
-	if (optind != argc || (!o->print_sandbox && (g->path == NULL ||
+	if (optind != argc || (!o->print_sandbox && ((g->path == NULL && o->qemu_pid == 0) ||
 	    o->link.path == NULL || o->link.endpoint == 0))) {
 		usage(stderr);
-		fprintf(stderr, "--endpoint, --ram and --connect are needed\n");
+		fprintf(stderr, "--endpoint, --ram (or --qemu-pid) and --connect "
+		    "are needed\n");
 		exit(EXIT_MEMCTX_USAGE);
 	}
+	if (g->qmp_path == NULL && (g->method == KCR3_QMP ||
+	    g->qmp_ram_id != NULL))
+		fatalx_code(EXIT_MEMCTX_USAGE, "--kcr3 qmp and --qmp-ram-id "
+		    "need --qmp SOCKET (a QMP monitor of QEMU's for vmsig)");
+	if (g->qmp_ram_id != NULL && (g->qmp_ram_id[0] == '\0' ||
+	    strlen(g->qmp_ram_id) >= sizeof(((struct qmp_guest *)0)->ram_id)))
+		fatalx_code(EXIT_MEMCTX_USAGE, "--qmp-ram-id: give the id of "
+		    "the RAM backend (-object memory-backend-file,id=ID)");
 }
 
 static void
@@ -182,7 +210,8 @@ confine(const struct opts *o, const struct guest *g)
 {
 	struct privdrop_ids ids;
 	char dir[PATH_MAX];
-	unsigned int fl = g->writable ? SANDBOX_WRITABLE : 0;
+	unsigned int fl = (g->writable ? SANDBOX_WRITABLE : 0) |
+	    (g->qmp_path != NULL ? SANDBOX_QMP : 0);
 	int r;
 
 	if (o->user != NULL) {
@@ -197,7 +226,9 @@ confine(const struct opts *o, const struct guest *g)
 	if ((r = privdrop_nnp()) < 0)
 		fatalx("no_new_privs: %s", strerror(-r));
 	snprintf(dir, sizeof(dir), "%s", g->path);
-	r = landlock_restrict(dirname(dir), fl);
+	/* --qemu-pid: the RAM is open and never opened again (a memfd has no
+	 * name to reopen): no file right at all, as vmsigd. */
+	r = landlock_restrict(qemupid_active() ? NULL : dirname(dir), fl);
 	if (r == -EOPNOTSUPP)
 		log_info("landlock: not supported by this kernel; skipped");
 	else if (r < 0)
@@ -213,6 +244,9 @@ struct state {
 	unsigned int backoff;
 	struct timespec next_try;
 	int stale;		/* the guest changed while vmsigd was away */
+	int await_inval;	/* asked vmsigd to invalidate; no reply yet */
+	unsigned int qmp_backoff;
+	struct timespec qmp_next;
 };
 
 static long
@@ -228,17 +262,23 @@ ms_until(const struct timespec *t)
 }
 
 static void
+backoff_next(struct timespec *t, unsigned int *backoff)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += *backoff / 1000;
+	t->tv_nsec += (long)(*backoff % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+	*backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    *backoff * 2;
+}
+
+static void
 schedule_reconnect(struct state *s)
 {
-	clock_gettime(CLOCK_MONOTONIC, &s->next_try);
-	s->next_try.tv_sec += s->backoff / 1000;
-	s->next_try.tv_nsec += (long)(s->backoff % 1000) * 1000000L;
-	if (s->next_try.tv_nsec >= 1000000000L) {
-		s->next_try.tv_sec++;
-		s->next_try.tv_nsec -= 1000000000L;
-	}
-	s->backoff = s->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-	    s->backoff * 2;
+	backoff_next(&s->next_try, &s->backoff);
 }
 
 /* Find the guest afresh and, if vmsigd is there, offer it. */
@@ -248,8 +288,15 @@ rebootstrap(struct state *s)
 	const char *why = "";
 	int code, r;
 
+	if (s->g->qmp_path != NULL && s->g->qmp == NULL &&
+	    ms_until(&s->qmp_next) > 0)
+		return;		/* QEMU's socket: capped backoff */
 	r = guest_bootstrap(s->g, &code, &why);
 	(void)watch_rearm(s->g->path);
+	if (s->g->qmp_path != NULL && s->g->qmp == NULL)
+		backoff_next(&s->qmp_next, &s->qmp_backoff);
+	else
+		s->qmp_backoff = BACKOFF_MIN_MS;
 	if (r < 0) {
 		log_info("guest not ready (%s: %s); retrying", why,
 		    strerror(-r));
@@ -299,16 +346,41 @@ offer_context(struct state *s)
 	}
 }
 
-/* The guest changed: tell vmsigd (it answers Invalidate), or, with no
- * vmsigd, just remember to look again before the next offer. */
+/* The guest changed: tell vmsigd (it answers Invalidate, and only then
+ * do we bootstrap again: an earlier offer would cost holders a second
+ * epoch), or, with no vmsigd, just remember to look again before the next
+ * offer. */
 static void
 guest_changed(struct state *s, const char *why)
 {
 	log_info("%s", why);
-	if (link_fd() >= 0)
-		(void)link_send_invalidate(why);
-	else
+	if (link_fd() >= 0 && s->g->ready) {
+		if (link_send_invalidate(why) == 1)
+			s->await_inval = 1;
+	} else
 		s->stale = 1;
+}
+
+/* The QMP session ended or reported a reset: the context ends at once. */
+static void
+on_qmp(struct state *s)
+{
+	int r = qmp_read_events(s->g->qmp);
+	unsigned int ev = qmp_take_events(s->g->qmp);
+
+	if (r < 0 || (ev & QMP_EV_SHUTDOWN)) {
+		guest_changed(s, r == -EPIPE ? "QEMU closed the QMP connection "
+		    "(QEMU gone)" : r < 0 ? "the QMP connection broke" :
+		    "QEMU reported SHUTDOWN");
+		/* QEMU is leaving: do not ask the dying one again. */
+		guest_qmp_drop(s->g);
+		s->qmp_backoff = BACKOFF_MIN_MS;
+		backoff_next(&s->qmp_next, &s->qmp_backoff);
+	} else if (ev & QMP_EV_RESET)
+		guest_changed(s, "QEMU reported RESET");
+	else
+		return;
+	guest_reset(s->g);
 }
 
 static void
@@ -319,7 +391,8 @@ on_tick(struct state *s)
 
 	(void)!read(s->timer, &ticks, sizeof(ticks));
 	if (!s->g->ready) {
-		rebootstrap(s);
+		if (!s->await_inval)
+			rebootstrap(s);
 		return;
 	}
 	if (guest_revalidate(s->g, &why) < 0)
@@ -334,24 +407,44 @@ on_link(struct state *s)
 	if (r == 1) {
 		log_info("vmsigd: invalidated, epoch %u; re-bootstrapping",
 		    link_epoch());
+		s->await_inval = 0;
 		rebootstrap(s);
 	} else if (r == -EPIPE) {
 		log_warnx("vmsigd went away; reconnecting");
 		link_close();
+		s->await_inval = 0;
 		s->backoff = BACKOFF_MIN_MS;
 		schedule_reconnect(s);
 	} else if (r < 0)
 		fatalx("vmsigd broke the protocol; exiting");
 }
 
+/*
+ * --qemu-pid: QEMU exited, the session is over.  Invalidate, then exit with
+ * a code of its own: nothing can find the next QEMU's RAM (its pid and its
+ * memfd are new), so the supervisor starts a fresh helper for it.
+ */
+static void
+on_qemu_exit(struct state *s)
+{
+	guest_changed(s, "QEMU exited: the guest session is over");
+	link_close();
+	guest_reset(s->g);
+	fatalx_code(EXIT_MEMCTX_QEMU_GONE, "QEMU (pid %d) exited; exiting "
+	    "(restart vmsig-memctx with the new QEMU's --qemu-pid)",
+	    (int)qemupid_pid());
+}
+
 static int
 run(struct state *s)
 {
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[5] = {
 			{ .fd = s->timer, .events = POLLIN },
 			{ .fd = watch_fd(), .events = POLLIN },
+			{ .fd = qmp_fd(s->g->qmp), .events = POLLIN },
 			{ .fd = link_fd(), .events = POLLIN },
+			{ .fd = qemupid_fd(), .events = POLLIN },
 		};
 		int timeout = link_fd() < 0 ? (int)ms_until(&s->next_try) : -1;
 		int n;
@@ -362,7 +455,8 @@ run(struct state *s)
 			try_connect(s, 1);
 			continue;
 		}
-		n = poll(pfd, link_fd() >= 0 ? 3 : 2, timeout);
+		/* A negative fd is ignored by poll(2): no QMP, no vmsigd. */
+		n = poll(pfd, 5, timeout);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -372,8 +466,12 @@ run(struct state *s)
 		if ((pfd[1].revents & POLLIN) && watch_read() &&
 		    !guest_same_file(s->g))
 			guest_changed(s, "the RAM file was replaced or removed");
-		if (link_fd() >= 0 && pfd[2].revents)
+		if (s->g->qmp != NULL && pfd[2].revents)
+			on_qmp(s);
+		if (link_fd() >= 0 && pfd[3].revents)
 			on_link(s);
+		if (pfd[4].revents & POLLIN)
+			on_qemu_exit(s);
 	}
 }
 
@@ -383,21 +481,37 @@ main(int argc, char **argv)
 	struct opts o = { .link = { .name = "vmsig-memctx" },
 	    .revalidate_ms = 1000 };
 	struct guest g = { .fd = -1, .wfd = -1 };
-	struct state s = { .o = &o, .g = &g, .backoff = BACKOFF_MIN_MS };
+	struct state s = { .o = &o, .g = &g, .backoff = BACKOFF_MIN_MS,
+	    .qmp_backoff = BACKOFF_MIN_MS };
 	const char *why = "";
 	int code, r;
 
 	parse(argc, argv, &o, &g);
 	if (o.print_sandbox)
-		return seccomp_memctx_print(g.writable ? SANDBOX_WRITABLE : 0,
+		return seccomp_memctx_print((g.writable ? SANDBOX_WRITABLE :
+		    0) | (g.qmp_path != NULL ? SANDBOX_QMP : 0),
 		    STDOUT_FILENO) < 0;
 	log_init("vmsig-memctx", LOG_LVL_INFO + o.verbose, o.use_syslog);
 	signals_setup();
 
-	/* Acquire: the guest, read-only, and what we need to watch it. */
+	/* --qemu-pid: the RAM through QEMU's descriptors; its pidfd is the
+	 * session (both need /proc/PID, so before confinement). */
+	if (o.qemu_pid > 0) {
+		if ((r = qemupid_attach(o.qemu_pid, g.path, g.writable,
+		    &why)) < 0)
+			fatalx_code(EXIT_MEMCTX_RAM, "--qemu-pid %d: %s (%s)",
+			    (int)o.qemu_pid, why, strerror(-r));
+		log_info("--qemu-pid %d: guest RAM is %s", (int)o.qemu_pid,
+		    qemupid_target());
+		if (g.path == NULL)
+			g.path = qemupid_target();
+	}
+	/* Acquire: the guest, read-only, and what we need to watch it.
+	 * With --qmp this is also the first use of json-c, which seeds its
+	 * hash with getrandom(2): that must happen before seccomp. */
 	if ((r = guest_bootstrap(&g, &code, &why)) < 0)
 		fatalx_code(code, "%s: %s (%s)", g.path, why, strerror(-r));
-	if ((r = watch_open(g.path)) < 0)
+	if (!qemupid_active() && (r = watch_open(g.path)) < 0)
 		fatalx_code(EXIT_MEMCTX_RAM, "inotify on %s: %s", g.path,
 		    strerror(-r));
 	if ((s.timer = timer_open(o.revalidate_ms)) < 0)
@@ -420,5 +534,6 @@ main(int argc, char **argv)
 	log_info("signal %d: stopping", (int)stop_signal);
 	link_close();
 	guest_reset(&g);
+	guest_qmp_drop(&g);
 	return r;
 }

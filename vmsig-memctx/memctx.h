@@ -198,6 +198,7 @@ enum kcr3_method {
 	KCR3_LOWSTUB,
 	KCR3_SELFREF,
 	KCR3_GIVEN,
+	KCR3_QMP,		/* CR3 of vCPU 0 as QEMU reports it */
 };
 
 struct kcr3_result {
@@ -210,14 +211,15 @@ struct kcr3_result {
 	uint64_t system_eprocess;	/* selfref: VA */
 	uint64_t bytes_scanned;		/* selfref: allocated bytes looked at */
 	uint32_t candidates;		/* candidates seen by the method */
+	unsigned int levels;		/* paging levels, 4 or 5 (0 reads 4) */
 };
 
-/* "auto", "lowstub", "selfref", "given"; "?" for anything else. */
+/* "auto", "lowstub", "selfref", "given", "qmp"; "?" for anything else. */
 const char *kcr3_method_name(enum kcr3_method m);
 
 /*
- * Parse --kcr3: "auto", "lowstub", "selfref" or a hex page-table root
- * ("0x1ad000"; method KCR3_GIVEN).  -EINVAL with *ret_why otherwise.
+ * Parse --kcr3: "auto", "lowstub", "selfref", "qmp" or a hex page-table
+ * root ("0x1ad000"; method KCR3_GIVEN).  -EINVAL with *ret_why otherwise.
  */
 int kcr3_parse(const char *arg, enum kcr3_method *ret_m, uint64_t *ret_given,
     const char **ret_why);
@@ -240,6 +242,21 @@ int kcr3_discover(struct ram *ram, enum kcr3_method m, uint64_t given,
  * entry_va != 0 it must translate to RAM.  0, or -EINVAL (not a valid root).
  */
 int kcr3_validate(struct ram *ram, uint64_t kcr3, uint64_t entry_va);
+/* The same for a root of `levels` (4: PML4, 5: PML5) levels: the top
+ * table's kernel half (entries 256..511) is checked alike, entry_va is
+ * walked with `levels`.  -EINVAL also for levels other than 4 and 5. */
+int kcr3_validate_levels(struct ram *ram, uint64_t kcr3, uint64_t entry_va,
+    unsigned int levels);
+
+/*
+ * KCR3_QMP: a CR3 value QEMU reported for vCPU 0.  The PCID bits (11:0)
+ * are masked; when the root does not validate and bit 12 is set, the page
+ * below is tried (with KPTI the user table sits right after the kernel
+ * one).  Returns 0 and *ret (method KCR3_QMP, levels), -ENOENT (cr3 is 0:
+ * paging off) or -EINVAL (no validating root), with *ret_why.
+ */
+int kcr3_from_cr3(struct ram *ram, uint64_t cr3, unsigned int levels,
+    struct kcr3_result *ret, const char **ret_why);
 
 /*
  * The periodic check: if cur came with a low stub, it still names cur->kcr3;

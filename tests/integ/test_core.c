@@ -527,8 +527,11 @@ t_socket_activation(void **state)
 	snprintf(l1, sizeof(l1), "--listen=%s", hs);
 	snprintf(l2, sizeof(l2), "--listen=%s", as);
 	{
+		/* It passes no environment on unless told: the daemon's
+		 * ASAN_OPTIONS (harness.c) must reach it. */
 		char *argv[] = { sa, "--seqpacket", l1, l2,
-		    "--fdname=holder:adapter", bin, "-f", NULL };
+		    "--fdname=holder:adapter", "--setenv=ASAN_OPTIONS", bin,
+		    "-f", NULL };
 
 		assert_int_equal(h_spawn(argv, 0, 0, &p), 0);
 	}

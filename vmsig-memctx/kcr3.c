@@ -253,6 +253,20 @@ kcr3_revalidate(struct ram *ram, const struct kcr3_result *cur)
 	return 0;
 }
 
+/* Present entries in the kernel half of the top table at pa (0 on error). */
+static unsigned int
+kernel_half_present(struct ram *ram, uint64_t pa)
+{
+	uint64_t q[NENT];
+	unsigned int i, n = 0;
+
+	if (ram_read(ram, pa, q, PAGE) < 0)
+		return 0;
+	for (i = KHALF; i < NENT; i++)
+		n += (q[i] & PTE_P) != 0;
+	return n;
+}
+
 int
 kcr3_from_cr3(struct ram *ram, uint64_t cr3, unsigned int levels,
     struct kcr3_result *ret, const char **ret_why)
@@ -280,6 +294,17 @@ kcr3_from_cr3(struct ram *ram, uint64_t cr3, unsigned int levels,
 		v &= ~PAGE;
 		res.candidates = 2;
 	}
+	/*
+	 * A kernel's own tables map more than its image (the direct map,
+	 * vmalloc, ...); Linux's early boot table maps only the image, from
+	 * one kernel-half entry, and is poisoned once init memory is freed.
+	 * Offering it would make a context that dies a second later: wait
+	 * for the settled address space instead (the caller retries).
+	 */
+	if (kernel_half_present(ram, v) < 2)
+		return refuse(-ENOENT, ret_why, "the CR3 QEMU reports maps only "
+		    "the kernel image (early boot tables): the guest is still "
+		    "booting");
 	res.kcr3 = v;
 	note_lowstub(ram, &res);
 	*ret = res;

@@ -315,6 +315,45 @@ test_holes_untouched(void **state)
 	fx_close(&f);
 }
 
+/*
+ * --kcr3 qmp: Linux's early boot table (one kernel-half entry) is refused
+ * as "still booting"; a settled table is taken with its PCID bits masked;
+ * a KPTI user copy (no kernel half) falls back to the page below it.
+ */
+static void
+edit_cr3s(uint8_t *img)
+{
+	const uint64_t t = 0x3;		/* present, writable */
+
+	kimg_put64(img, 0x30000 + 8 * 511, 0x31000 | t);	/* early */
+	kimg_put64(img, 0x50000 + 8 * 273, 0x60000 | t);	/* kernel */
+	kimg_put64(img, 0x50000 + 8 * 511, 0x61000 | t);
+	kimg_put64(img, 0x51000 + 8 * 1, 0x62000 | t);	/* user copy */
+}
+
+static void
+test_from_cr3(void **state)
+{
+	struct kcr3_result res;
+	const char *why = NULL;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, ~0u, edit_cr3s);
+	assert_int_equal(kcr3_from_cr3(f.ram, 0, 4, &res, &why), -ENOENT);
+	assert_int_equal(kcr3_from_cr3(f.ram, 0x30000, 4, &res, &why),
+	    -ENOENT);
+	assert_non_null(strstr(why, "booting"));
+	assert_int_equal(kcr3_from_cr3(f.ram, 0x50000 | 0x5, 4, &res, &why),
+	    0);
+	assert_int_equal(res.kcr3, 0x50000);
+	assert_int_equal(res.method, KCR3_QMP);
+	assert_int_equal(kcr3_from_cr3(f.ram, 0x51000, 4, &res, &why), 0);
+	assert_int_equal(res.kcr3, 0x50000);
+	assert_int_equal(res.candidates, 2);
+	fx_close(&f);
+}
+
 int
 main(void)
 {
@@ -328,6 +367,7 @@ main(void)
 		cmocka_unit_test(test_revalidate_stale),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_holes_untouched),
+		cmocka_unit_test(test_from_cr3),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

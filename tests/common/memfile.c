@@ -143,3 +143,21 @@ memfile_map(struct memfile *f, uint64_t cr3, unsigned int levels,
 	memfile_put(f, at, entry);
 	return at;
 }
+
+int
+memfile_setup_2g(void **state)
+{
+	struct memfile *f;
+
+	if (memfile_new(2ull << 30, 0, &f) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+int
+memfile_teardown(void **state)
+{
+	memfile_free(*state);
+	return 0;
+}

@@ -31,6 +31,10 @@ int memfile_new(uint64_t size, uint64_t low, struct memfile **ret);
 /* Close both descriptors, remove the file and the directory.  NULL is ok. */
 void memfile_free(struct memfile *f);
 
+/* cmocka fixtures: *state is a 2 GiB single-region memfile, then freed. */
+int memfile_setup_2g(void **state);
+int memfile_teardown(void **state);
+
 /* The file offset of gpa under f's layout. */
 uint64_t memfile_off(const struct memfile *f, uint64_t gpa);
 /* Write len bytes at file offset off. */

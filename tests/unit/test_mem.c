@@ -38,24 +38,6 @@
 /* 34 MiB: 2 MiB pages that do not share a cache slot. */
 #define STRIDE	0x2200000ull
 
-static int
-setup_2g(void **state)
-{
-	struct memfile *f;
-
-	if (memfile_new(2 * GB1, 0, &f) < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	memfile_free(*state);
-	return 0;
-}
-
 static struct vmsig_mem *
 open_ro(struct memfile *f)
 {
@@ -555,30 +537,30 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_bad, setup_2g,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_readonly, setup_2g,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_read_pa_low, setup_2g,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_read_pa_segs, setup_2g,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_open_event, setup_2g,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_translate, setup_2g,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_open_bad, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_readonly, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_read_pa_low, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_read_pa_segs, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_open_event, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_translate, memfile_setup_2g,
+		    memfile_teardown),
 		cmocka_unit_test_setup_teardown(test_translate_faults,
-		    setup_2g, teardown),
-		cmocka_unit_test_setup_teardown(test_five_level, setup_2g,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_read_va, setup_2g,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_read_va_split, setup_2g,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_cache, setup_2g,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_cache_ranges, setup_2g,
-		    teardown),
+		    memfile_setup_2g, memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_five_level, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_read_va, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_read_va_split, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_cache, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_ranges, memfile_setup_2g,
+		    memfile_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

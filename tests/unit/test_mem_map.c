@@ -47,24 +47,6 @@ collect(void *arg, const struct vmsig_map_range *r)
 	return rs->stop_at != 0 && (size_t)rs->stop_at == rs->n ? 7 : 0;
 }
 
-static int
-setup(void **state)
-{
-	struct memfile *f;
-
-	if (memfile_new(2 * GB1, 0, &f) < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	memfile_free(*state);
-	return 0;
-}
-
 static void
 check_run(const struct vmsig_map_range *r, uint64_t va, uint64_t size,
     uint64_t gpa, uint64_t ps, uint32_t flags)
@@ -347,15 +329,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_pmap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pmap_clip, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_pmap_loops, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_scan_pa, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan_pa_segs, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_scan_va, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pmap, memfile_setup_2g, memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_pmap_clip, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_pmap_loops, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_scan_pa, memfile_setup_2g, memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_scan_pa_segs, memfile_setup_2g,
+		    memfile_teardown),
+		cmocka_unit_test_setup_teardown(test_scan_va, memfile_setup_2g, memfile_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -272,3 +272,41 @@ wire_msg_name(const wire_frame *f)
 	    (unsigned int)f->msg_case);
 	return d != NULL ? d->name : "none";
 }
+
+void
+wire_locator_encode(Vmsig__V1__Locator *l, Vmsig__V1__Segment *sv,
+    Vmsig__V1__Segment **sp, const vmsig_memctx *pod,
+    const vmsig_memseg *segs, uint32_t nseg)
+{
+	uint32_t i;
+
+	l->kcr3 = pod->kcr3;
+	l->low = pod->low;
+	l->flags = pod->flags;
+	for (i = 0; i < nseg; i++) {
+		vmsig__v1__segment__init(&sv[i]);
+		sv[i].gpa = segs[i].gpa;
+		sv[i].len = segs[i].len;
+		sv[i].file_off = segs[i].file_off;
+		sp[i] = &sv[i];
+	}
+	l->n_segs = nseg;
+	l->segs = nseg > 0 ? sp : NULL;
+}
+
+void
+wire_locator_decode(const Vmsig__V1__Locator *l, vmsig_memctx *pod,
+    vmsig_memseg *segs)
+{
+	size_t i;
+
+	pod->kcr3 = l->kcr3;
+	pod->low = l->low;
+	pod->flags = l->flags;
+	pod->nseg = (uint32_t)l->n_segs;
+	for (i = 0; i < l->n_segs; i++) {
+		segs[i].gpa = l->segs[i]->gpa;
+		segs[i].len = l->segs[i]->len;
+		segs[i].file_off = l->segs[i]->file_off;
+	}
+}

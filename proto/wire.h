@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <vmsig/memctx.h>
+
 #include "vmsig.pb-c.h"
 
 #define VMSIG_PROTO_VERSION	1u
@@ -86,6 +88,20 @@ unsigned int wire_fds_for(const wire_frame *f);
  * length, or -EMSGSIZE when it exceeds cap or VMSIG_FRAME_MAX.
  */
 int wire_pack(const wire_frame *f, void *buf, size_t cap);
+
+/*
+ * The contract's locator on the wire.  Encoding fills *l from pod's kcr3,
+ * low and flags and the nseg segments, pointing l at the caller's storage
+ * sv and sp (nseg entries each, alive until l is packed).  Decoding fills
+ * kcr3, low, flags and nseg of *pod (epoch and _pad untouched) and copies
+ * l->n_segs segments into segs, which has room for them (a decoded frame
+ * holds at most VMSIG_SEGS_MAX).
+ */
+void wire_locator_encode(Vmsig__V1__Locator *l, Vmsig__V1__Segment *sv,
+    Vmsig__V1__Segment **sp, const vmsig_memctx *pod,
+    const vmsig_memseg *segs, uint32_t nseg);
+void wire_locator_decode(const Vmsig__V1__Locator *l, vmsig_memctx *pod,
+    vmsig_memseg *segs);
 
 /* Human name of a frame's message ("hello", "memctx_ready", ...). */
 const char *wire_msg_name(const wire_frame *f);

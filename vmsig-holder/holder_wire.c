@@ -133,28 +133,18 @@ event_memctx(const Vmsig__V1__Locator *loc, int fd, vmsig_event *ev)
 {
 	vmsig_memctx mc;
 	vmsig_memseg *segs = NULL;
-	size_t i;
 
 	if (fd < 0 || !fd_readonly_file(fd))
 		return -EPROTO;
-	if (loc->n_segs > 0) {
-		segs = calloc(loc->n_segs, sizeof(*segs));
-		if (segs == NULL)
-			return -ENOMEM;
-		for (i = 0; i < loc->n_segs; i++) {
-			segs[i].gpa = loc->segs[i]->gpa;
-			segs[i].len = loc->segs[i]->len;
-			segs[i].file_off = loc->segs[i]->file_off;
-		}
-	}
+	if (loc->n_segs > 0 &&
+	    (segs = calloc(loc->n_segs, sizeof(*segs))) == NULL)
+		return -ENOMEM;
 	memset(&mc, 0, sizeof(mc));
-	mc.kcr3 = loc->kcr3;
-	mc.low = loc->low;
+	wire_locator_decode(loc, &mc, segs);
 	mc.epoch = ev->epoch;
-	mc.nseg = (uint32_t)loc->n_segs;
 	/* Checked just above: the descriptor is read-only whatever the flags
 	 * on the wire said. */
-	mc.flags = loc->flags | VMSIG_MEMCTX_RDONLY;
+	mc.flags |= VMSIG_MEMCTX_RDONLY;
 	memcpy(ev->inln, &mc, sizeof(mc));
 	ev->payload.data = segs;
 	ev->payload.len = loc->n_segs * sizeof(*segs);
@@ -236,7 +226,6 @@ status_endpoint(const Vmsig__V1__EndpointStatus *w,
     struct vmsig_status_endpoint *s)
 {
 	const Vmsig__V1__Locator *loc = w->loc;
-	size_t i;
 
 	s->endpoint = w->endpoint;
 	s->epoch = w->epoch;
@@ -252,22 +241,12 @@ status_endpoint(const Vmsig__V1__EndpointStatus *w,
 	s->invalidations = w->invalidations;
 	if (loc == NULL)
 		return 0;
-	s->ctx.kcr3 = loc->kcr3;
-	s->ctx.low = loc->low;
-	s->ctx.flags = loc->flags;
 	if (loc->n_segs > VMSIG_SEGS_MAX)
 		return -EPROTO;
-	if (loc->n_segs == 0)
-		return 0;
-	s->segs = calloc(loc->n_segs, sizeof(*s->segs));
-	if (s->segs == NULL)
+	if (loc->n_segs > 0 &&
+	    (s->segs = calloc(loc->n_segs, sizeof(*s->segs))) == NULL)
 		return -ENOMEM;
-	s->ctx.nseg = (uint32_t)loc->n_segs;
-	for (i = 0; i < loc->n_segs; i++) {
-		s->segs[i].gpa = loc->segs[i]->gpa;
-		s->segs[i].len = loc->segs[i]->len;
-		s->segs[i].file_off = loc->segs[i]->file_off;
-	}
+	wire_locator_decode(loc, &s->ctx, s->segs);
 	return 0;
 }
 

@@ -161,21 +161,12 @@ link_send_ready(const struct guest *g)
 	Vmsig__V1__MemctxReady mr = VMSIG__V1__MEMCTX_READY__INIT;
 	Vmsig__V1__Locator l = VMSIG__V1__LOCATOR__INIT;
 	Vmsig__V1__Segment sv[LAYOUT_MAX_SEGS], *sp[LAYOUT_MAX_SEGS];
+	vmsig_memctx pod = { .kcr3 = g->kcr3.kcr3, .flags = g->loc_flags };
 	const vmsig_memseg *segs = NULL;
-	uint32_t nseg = 0, i;
+	uint32_t nseg = 0;
 
-	layout_wire(&g->layout, &l.low, &segs, &nseg);
-	for (i = 0; i < nseg; i++) {
-		vmsig__v1__segment__init(&sv[i]);
-		sv[i].gpa = segs[i].gpa;
-		sv[i].len = segs[i].len;
-		sv[i].file_off = segs[i].file_off;
-		sp[i] = &sv[i];
-	}
-	l.kcr3 = g->kcr3.kcr3;
-	l.flags = g->loc_flags;
-	l.n_segs = nseg;
-	l.segs = sp;
+	layout_wire(&g->layout, &pod.low, &segs, &nseg);
+	wire_locator_encode(&l, sv, sp, &pod, segs, nseg);
 	mr.loc = &l;
 	mr.method = (char *)kcr3_method_name(g->kcr3.method);
 	f.msg_case = VMSIG__V1__FRAME__MSG_MEMCTX_READY;

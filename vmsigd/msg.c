@@ -68,19 +68,10 @@ to_msg(const Frame *f, struct msg *m)
 		return 0;
 	case VMSIG__V1__FRAME__MSG_MEMCTX_READY: {
 		const Vmsig__V1__Locator *l = f->memctx_ready->loc;
-		size_t i;
 
 		m->type = MSG_MEMCTX_READY;
 		memset(&m->u.ready.pod, 0, sizeof(m->u.ready.pod));
-		m->u.ready.pod.kcr3 = l->kcr3;
-		m->u.ready.pod.low = l->low;
-		m->u.ready.pod.flags = l->flags;
-		m->u.ready.pod.nseg = (uint32_t)l->n_segs;
-		for (i = 0; i < l->n_segs; i++) {
-			m->u.ready.segs[i].gpa = l->segs[i]->gpa;
-			m->u.ready.segs[i].len = l->segs[i]->len;
-			m->u.ready.segs[i].file_off = l->segs[i]->file_off;
-		}
+		wire_locator_decode(l, &m->u.ready.pod, m->u.ready.segs);
 		m->u.ready.method = f->memctx_ready->method;
 		return 0;
 	}
@@ -173,28 +164,6 @@ msg_pack_ack(void *buf, size_t cap, uint64_t req_id)
 	return pack(&f, buf, cap);
 }
 
-/* Locator from the describe() snapshot; segment storage is the caller's. */
-static void
-fill_locator(Vmsig__V1__Locator *l, Vmsig__V1__Segment *sv,
-    Vmsig__V1__Segment **sp, const vmsig_memctx *pod,
-    const vmsig_memseg *segs, uint32_t nseg)
-{
-	uint32_t i;
-
-	l->kcr3 = pod->kcr3;
-	l->low = pod->low;
-	l->flags = pod->flags;
-	for (i = 0; i < nseg; i++) {
-		vmsig__v1__segment__init(&sv[i]);
-		sv[i].gpa = segs[i].gpa;
-		sv[i].len = segs[i].len;
-		sv[i].file_off = segs[i].file_off;
-		sp[i] = &sv[i];
-	}
-	l->n_segs = nseg;
-	l->segs = sp;
-}
-
 int
 msg_pack_memctx(void *buf, size_t cap, uint32_t endpoint, uint64_t seq,
     const vmsig_memctx *pod, const vmsig_memseg *segs, uint32_t nseg)
@@ -207,7 +176,7 @@ msg_pack_memctx(void *buf, size_t cap, uint32_t endpoint, uint64_t seq,
 
 	if (nseg > VMSIG_SEGS_MAX)
 		return -EMSGSIZE;
-	fill_locator(&l, sv, sp, pod, segs, nseg);
+	wire_locator_encode(&l, sv, sp, pod, segs, nseg);
 	mc.loc = &l;
 	e.type = VMSIG__V1__EVENT_TYPE__EVENT_MEMCTX;
 	e.endpoint = endpoint;
@@ -363,7 +332,7 @@ fill_endpoint(Vmsig__V1__EndpointStatus *es, Vmsig__V1__Locator *l,
 		pod.flags |= VMSIG_MEMCTX_RDONLY;	/* as holders see it */
 		if (nseg > VMSIG_SEGS_MAX)
 			nseg = 0;
-		fill_locator(l, sv, sp, &pod, segs, nseg);
+		wire_locator_encode(l, sv, sp, &pod, segs, nseg);
 		es->loc = l;
 		es->method = (char *)endpoint_method(ep);
 	}

@@ -39,6 +39,8 @@ LIBS_JSON	= $(shell $(PKG_CONFIG) --libs json-c)
 LIBS_TEST	= $(shell $(PKG_CONFIG) --libs cmocka) $(LIBS_JSON) \
 		  $(LIBS_SANDBOX) $(LIBS_PROTO)
 
+.DEFAULT_GOAL	:= all
+
 obj = $(patsubst %.c,$(B)/%.o,$(1))
 
 # --- generated protobuf-c code ---------------------------------------------
@@ -54,9 +56,9 @@ PROTO_SRCS	= $(wildcard proto/*.c)
 PROTO_OBJS	= $(call obj,$(PROTO_SRCS)) $(B)/proto/vmsig.pb-c.o
 SANDBOX_SRCS	= $(wildcard sandbox/*.c)
 SANDBOX_OBJS	= $(call obj,$(SANDBOX_SRCS))
-HOLDER_SRCS	= $(filter-out vmsig-holder/vmsigctl%.c,$(wildcard vmsig-holder/*.c))
+HOLDER_SRCS	= $(wildcard vmsig-holder/*.c)
 HOLDER_OBJS	= $(call obj,$(HOLDER_SRCS))
-CTL_SRCS	= $(wildcard vmsig-holder/vmsigctl*.c)
+CTL_SRCS	= $(wildcard vmsigctl/*.c)
 CORE_SRCS	= $(filter-out vmsigd/main.c,$(wildcard vmsigd/*.c))
 MEMCTX_SRCS	= $(filter-out vmsig-memctx/main.c,$(wildcard vmsig-memctx/*.c))
 TCOMMON_SRCS	= $(wildcard tests/common/*.c)

@@ -89,7 +89,7 @@ $(LIBHOLDER_SO): $(HOLDER_OBJS) $(PROTO_OBJS)
 # --- programs ----------------------------------------------------------------
 VMSIGD		= $(B)/sbin/vmsigd
 MEMCTXD		= $(B)/sbin/vmsig-memctx
-VMSIGCTL	= $(B)/vmsigctl
+VMSIGCTL	= $(B)/bin/vmsigctl
 GUESTGEN	= $(B)/guestgen
 TADAPTER	= $(B)/tests/test-adapter
 PROGS		= $(VMSIGD) $(MEMCTXD) $(VMSIGCTL)
@@ -101,6 +101,7 @@ $(MEMCTXD): $(B)/vmsig-memctx/main.o $(LIBMEMCTX) $(LIBSANDBOX) $(LIBPROTO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_SANDBOX) $(LIBS_JSON) $(LIBS_PROTO)
 $(VMSIGCTL): $(call obj,$(CTL_SRCS)) $(LIBHOLDER)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_PROTO)
 $(GUESTGEN): $(call obj,$(wildcard tests/guestgen/*.c))
 	$(CC) $(ALL_LDFLAGS) -o $@ $^

@@ -55,7 +55,7 @@ say "2. vmsigd, and vmsig-memctx asking QEMU (QMP) for the layout and CR3"
 	--adapter-socket "$dir/adapter.sock" 2>"$dir/vmsigd.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$dir/adapter.sock" ] && break; sleep 0.1; done
-"$B/vmsigctl" --socket "$dir/holder.sock" watch --count 4 --timeout 60 \
+"$B/bin/vmsigctl" --socket "$dir/holder.sock" watch --count 4 --timeout 60 \
 	>"$dir/watch.out" 2>&1 &
 watch=$!
 "$B/sbin/vmsig-memctx" --endpoint 1 --ram "$ram" --qmp "$dir/helper.qmp" \
@@ -66,7 +66,7 @@ sed 's/^/   holder sees: /' "$dir/watch.out"
 
 say "3. A holder reads the kernel's banner: physical scan, then by virtual address"
 hex=$(printf 'Linux version ' | od -An -tx1 | tr -d ' \n')
-"$B/vmsigctl" --socket "$dir/holder.sock" scan 1 "$hex" --physical --max 8 \
+"$B/bin/vmsigctl" --socket "$dir/holder.sock" scan 1 "$hex" --physical --max 8 \
 	>"$dir/scan.out" 2>&1 || true
 sed 's/^/   scan: /' "$dir/scan.out"
 # nokaslr: the kernel image is at 0xffffffff80000000 + its physical address.
@@ -77,7 +77,7 @@ done
 if [ -n "$pa" ]; then
 	va=$(printf '0x%x' $((0xffffffff80000000 + pa)))
 	echo "   the one at $pa, read by virtual address $va:"
-	"$B/vmsigctl" --socket "$dir/holder.sock" read 1 va "$va" 64 2>&1 |
+	"$B/bin/vmsigctl" --socket "$dir/holder.sock" read 1 va "$va" 64 2>&1 |
 	    sed 's/^/   /'
 fi
 

@@ -28,7 +28,7 @@ say "2. vmsigd (unprivileged core) and vmsig-memctx (the helper) start"
 	--adapter-socket "$dir/adapter.sock" 2>"$dir/vmsigd.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$dir/adapter.sock" ] && break; sleep 0.1; done
-"$B/vmsigctl" --socket "$dir/holder.sock" watch --count 3 --timeout 30 \
+"$B/bin/vmsigctl" --socket "$dir/holder.sock" watch --count 3 --timeout 30 \
 	>"$dir/watch.out" 2>&1 &
 watch=$!
 "$B/sbin/vmsig-memctx" --endpoint 1 --ram "$dir/guest.ram" --low 512M \
@@ -48,6 +48,6 @@ wait "$watch"
 sed -n '2,$p' "$dir/watch.out" | sed 's/^/   holder sees: /'
 
 say "4. vmsigd's view"
-"$B/vmsigctl" --socket "$dir/holder.sock" status | sed 's/^/   /'
+"$B/bin/vmsigctl" --socket "$dir/holder.sock" status | sed 's/^/   /'
 
 say "Done: one context per guest session, epochs stamped by the core; stopping."

@@ -676,7 +676,7 @@ ctl(struct fx *fx, const char *const args[], const char *want, char *line)
 	size_t n = 0;
 	int st;
 
-	snprintf(bin, sizeof(bin), "%s", h_bin("vmsigctl"));
+	snprintf(bin, sizeof(bin), "%s", h_bin("bin/vmsigctl"));
 	snprintf(hs, sizeof(hs), "%s", h_hsock(fx->dir));
 	argv[n++] = bin;
 	argv[n++] = "--socket";

@@ -120,7 +120,7 @@ run(struct run *r, const char *arg, ...)
 
 	memset(r, 0, sizeof(*r));
 	r->status = -1;
-	snprintf(bin, sizeof(bin), "%s", h_bin("vmsigctl"));
+	snprintf(bin, sizeof(bin), "%s", h_bin("bin/vmsigctl"));
 	snprintf(sock, sizeof(sock), "%s", h_hsock(g->dir));
 	snprintf(errpath, sizeof(errpath), "%s/ctl.err", g->dir);
 	va_start(ap, arg);

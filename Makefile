@@ -29,8 +29,8 @@ WARN		= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wmissing-prototypes \
 		  -Wshadow -Werror
 SANFLAGS	= $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer \
 		  -fno-sanitize-recover=all)
-ALL_CFLAGS	= $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP \
-		  -Iinclude -I$(B)/proto -Iproto -Isandbox -DVMSIG_BUILD_DIR='"$(abspath $(B))"' \
+ALL_CFLAGS	= $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -MMD -MP $(INC) \
+		  -DVMSIG_BUILD_DIR='"$(abspath $(B))"' \
 		  $(shell $(PKG_CONFIG) --cflags $(PKGS))
 ALL_LDFLAGS	= $(LDFLAGS) $(SANFLAGS)
 LIBS_PROTO	= $(shell $(PKG_CONFIG) --libs libprotobuf-c)
@@ -46,10 +46,24 @@ obj = $(patsubst %.c,$(B)/%.o,$(1))
 # --- generated protobuf-c code ---------------------------------------------
 PB_C		= $(B)/proto/vmsig.pb-c.c
 PB_H		= $(B)/proto/vmsig.pb-c.h
-$(PB_H): $(PB_C)
-$(PB_C): proto/vmsig.proto
+# One run of protoc-c makes both files: a grouped target (GNU make 4.3).
+$(PB_C) $(PB_H) &: proto/vmsig.proto
 	@mkdir -p $(@D)
 	$(PROTOC_C) --proto_path=proto --c_out=$(B)/proto $<
+
+# --- include paths: each role sees only its own headers ----------------------
+# The public headers are everyone's; proto/ is below every role; sandbox/ is
+# below both daemons; a role's private headers are its own.  A holder file
+# that includes sandbox.h or a daemon's header does not compile.
+INC_PROTO	= -Iinclude -I$(B)/proto -Iproto
+$(B)/proto/%.o:		INC = $(INC_PROTO)
+$(B)/sandbox/%.o:	INC = -Iinclude -Isandbox
+$(B)/vmsigd/%.o:	INC = $(INC_PROTO) -Isandbox
+$(B)/vmsig-memctx/%.o:	INC = $(INC_PROTO) -Isandbox
+$(B)/vmsig-holder/%.o:	INC = $(INC_PROTO)
+# vmsigctl is a holder like any other: the public API only.
+$(B)/vmsigctl/%.o:	INC = -Iinclude
+$(B)/tests/%.o:		INC = $(INC_PROTO) -Isandbox -DVMSIG_SRC_DIR='"$(CURDIR)"'
 
 # --- libraries ---------------------------------------------------------------
 PROTO_SRCS	= $(wildcard proto/*.c)
@@ -83,8 +97,15 @@ $(B)/%.a:
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(LIBHOLDER_SO): $(HOLDER_OBJS) $(PROTO_OBJS)
-	$(CC) -shared -Wl,-soname,libvmsig-holder.so.0 $(ALL_LDFLAGS) -o $@ $^ $(LIBS_PROTO)
+# The shared library exports the public API and nothing else: its objects
+# are compiled with hidden visibility (the public headers push default
+# visibility), and the version script is the second fence.
+$(B)/vmsig-holder/%.o $(B)/proto/%.o: VIS = -fvisibility=hidden
+$(B)/proto/vmsig.pb-c.o: VIS = -fvisibility=hidden
+$(LIBHOLDER_SO): $(HOLDER_OBJS) $(PROTO_OBJS) vmsig-holder/libvmsig-holder.map
+	$(CC) -shared -Wl,-soname,libvmsig-holder.so.0 -Wl,--no-undefined \
+	  -Wl,--version-script=vmsig-holder/libvmsig-holder.map $(ALL_LDFLAGS) \
+	  -o $@ $(HOLDER_OBJS) $(PROTO_OBJS) $(LIBS_PROTO)
 
 # --- programs ----------------------------------------------------------------
 VMSIGD		= $(B)/sbin/vmsigd
@@ -111,9 +132,9 @@ $(TADAPTER): $(call obj,$(wildcard tests/adapter/*.c)) $(LIBPROTO)
 # Every object waits for the generated header: any file may include it.
 $(B)/%.o: %.c | $(PB_H)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(VIS) -c -o $@ $<
 $(B)/proto/vmsig.pb-c.o: $(PB_C)
-	$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) -c -o $@ $<
+	$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) $(VIS) -c -o $@ $<
 
 # --- tests -------------------------------------------------------------------
 # A unit test links the archives of every role; the archives only contribute
@@ -142,7 +163,7 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(BENCH_COMMON) $(TEST_ARCHIVES)
 TEST_PROGS	= $(PROGS) $(GUESTGEN) $(TADAPTER)
 
 .PHONY: all check check-build unit integ fuzz-regress bench demo demo-qemu lint install \
-	uninstall clean deps check-boundaries fuzz
+	uninstall clean deps check-boundaries check-headers fuzz
 all: $(PROGS) $(LIBHOLDER) $(LIBHOLDER_SO) $(GUESTGEN) $(TADAPTER)
 
 deps:
@@ -155,7 +176,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-build
 	@scripts/run-tests.sh $(UNIT_TESTS) $(FUZZ_REGR) $(INTEG_TESTS)
 
-check-build: all $(UNIT_TESTS) $(INTEG_TESTS) $(FUZZ_REGR) check-boundaries
+check-build: all $(UNIT_TESTS) $(INTEG_TESTS) $(FUZZ_REGR) check-boundaries check-headers
 
 unit: all $(UNIT_TESTS)
 	@scripts/run-tests.sh $(UNIT_TESTS)
@@ -192,8 +213,18 @@ lint: $(PB_H)
 	@scripts/lint-units.sh
 
 # Includes that cross the privilege boundary (see the header of this file).
-check-boundaries:
-	@scripts/check-boundaries.sh
+check-boundaries: all
+	@scripts/check-boundaries.sh $(B)
+
+# Every public header compiles alone, as C11 and as C++17 (holders in C++).
+PUB_HEADERS	= $(wildcard include/vmsig/*.h)
+check-headers:
+	@for h in $(PUB_HEADERS); do n=$${h#include/}; \
+	  printf '#include <%s>\n' "$$n" | $(CC) -std=c11 -Wall -Wextra -Werror \
+	    -Iinclude -fsyntax-only -x c - || exit 1; \
+	  printf '#include <%s>\n' "$$n" | $(CXX) -std=c++17 -Wall -Wextra -Werror \
+	    -Iinclude -fsyntax-only -x c++ - || exit 1; done; \
+	  echo "headers: $(words $(PUB_HEADERS)) compile as C11 and C++17"
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
@@ -228,5 +259,8 @@ uninstall:
 
 clean:
 	rm -rf $(B)
+
+# Objects of test programs are intermediates of a chain; keep them.
+.SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -13,9 +13,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Layout checks that compile as C11 and as C++ (g++ has static_assert, not
+ * _Static_assert).  The library is built with hidden visibility; what the
+ * public headers declare is its exported API (the pragma below).
+ */
+#ifdef __cplusplus
+#define VMSIG_STATIC_ASSERT(c, m)	static_assert(c, m)
+#else
+#define VMSIG_STATIC_ASSERT(c, m)	_Static_assert(c, m)
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 /* Event types.  The numbers are the wire's (proto/vmsig.proto EventType). */
 enum vmsig_event_type {
@@ -81,10 +93,11 @@ typedef struct vmsig_lease_lost {
 	uint32_t _pad;
 } vmsig_lease_lost;
 
-_Static_assert(offsetof(vmsig_event, inln) == 24, "vmsig_event layout");
-_Static_assert(sizeof(vmsig_memwritten) <= VMSIG_EVENT_INLN, "inln");
-_Static_assert(sizeof(vmsig_lease_lost) <= VMSIG_EVENT_INLN, "inln");
+VMSIG_STATIC_ASSERT(offsetof(vmsig_event, inln) == 24, "vmsig_event layout");
+VMSIG_STATIC_ASSERT(sizeof(vmsig_memwritten) <= VMSIG_EVENT_INLN, "inln");
+VMSIG_STATIC_ASSERT(sizeof(vmsig_lease_lost) <= VMSIG_EVENT_INLN, "inln");
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -27,6 +27,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 struct vmsig_holder;
 struct vmsig_mem;
@@ -121,6 +122,20 @@ const char *vmsig_event_type_name(uint32_t type);
  */
 struct vmsig_mem *vmsig_holder_mem(struct vmsig_holder *h, uint32_t endpoint,
     uint32_t *ret_epoch, uint64_t *ret_kcr3);
+
+/*
+ * The tracked Windows context (vmsig/win.h) of `endpoint`'s current epoch:
+ * opened on the first call of the epoch over vmsig_holder_mem()'s context
+ * and kcr3, closed with that context when the epoch ends, opened again for
+ * the next one.  Owned by h, valid as long as vmsig_holder_mem()'s.
+ * Returns it, or NULL with *ret_err (when non-NULL) set to -ENOENT (no
+ * context this epoch) or vmsig_win_open()'s error, which is kept for the
+ * epoch: a guest that is not Windows is not scanned again on every call.
+ * *ret_epoch (when non-NULL) receives the epoch on success.
+ */
+struct vmsig_win;
+struct vmsig_win *vmsig_holder_win(struct vmsig_holder *h, uint32_t endpoint,
+    uint32_t *ret_epoch, int *ret_err);
 
 /*
  * The MEMWRITE lease: the exclusive right to write one endpoint's guest RAM
@@ -256,6 +271,7 @@ int vmsig_holder_status(struct vmsig_holder *h, int timeout_ms,
 /* Accepts NULL. */
 void vmsig_status_free(struct vmsig_status *st);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 struct vmsig_mem;
 
@@ -195,6 +196,7 @@ int64_t vmsig_mem_scan_pa(struct vmsig_mem *mem, uint64_t pa_start,
     uint64_t pa_end, const uint8_t *pattern, const uint8_t *mask, size_t len,
     vmsig_scan_fn fn, void *arg);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

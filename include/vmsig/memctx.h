@@ -32,6 +32,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 /* flags: the descriptor is vended read-only.  vmsigd always sets it. */
 #define VMSIG_MEMCTX_RDONLY	0x1u
@@ -65,15 +66,15 @@ typedef struct vmsig_memctx_inv {
 	uint32_t epoch;		/* the new epoch */
 } vmsig_memctx_inv;
 
-_Static_assert(sizeof(vmsig_memctx) == 32, "vmsig_memctx is 32 bytes");
-_Static_assert(offsetof(vmsig_memctx, kcr3) == 0, "layout");
-_Static_assert(offsetof(vmsig_memctx, low) == 8, "layout");
-_Static_assert(offsetof(vmsig_memctx, epoch) == 16, "layout");
-_Static_assert(offsetof(vmsig_memctx, nseg) == 20, "layout");
-_Static_assert(offsetof(vmsig_memctx, flags) == 24, "layout");
-_Static_assert(sizeof(vmsig_memseg) == 24, "vmsig_memseg is 24 bytes");
-_Static_assert(sizeof(vmsig_memctx_inv) == 8, "vmsig_memctx_inv is 8 bytes");
-_Static_assert(sizeof(vmsig_memctx) <= VMSIG_EVENT_INLN, "fits inln");
+VMSIG_STATIC_ASSERT(sizeof(vmsig_memctx) == 32, "vmsig_memctx is 32 bytes");
+VMSIG_STATIC_ASSERT(offsetof(vmsig_memctx, kcr3) == 0, "layout");
+VMSIG_STATIC_ASSERT(offsetof(vmsig_memctx, low) == 8, "layout");
+VMSIG_STATIC_ASSERT(offsetof(vmsig_memctx, epoch) == 16, "layout");
+VMSIG_STATIC_ASSERT(offsetof(vmsig_memctx, nseg) == 20, "layout");
+VMSIG_STATIC_ASSERT(offsetof(vmsig_memctx, flags) == 24, "layout");
+VMSIG_STATIC_ASSERT(sizeof(vmsig_memseg) == 24, "vmsig_memseg is 24 bytes");
+VMSIG_STATIC_ASSERT(sizeof(vmsig_memctx_inv) == 8, "vmsig_memctx_inv is 8 bytes");
+VMSIG_STATIC_ASSERT(sizeof(vmsig_memctx) <= VMSIG_EVENT_INLN, "fits inln");
 
 /*
  * The segments of a MEMCTX event.  Pure: no allocation, no ownership
@@ -122,6 +123,7 @@ typedef struct vmsig_memctx_reg {
 	void (*invalidate)(void *ctx, uint32_t epoch);
 } vmsig_memctx_reg;
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

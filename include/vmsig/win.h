@@ -32,6 +32,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 struct vmsig_win;
 struct vmsig_win_pe;
@@ -62,6 +63,13 @@ int vmsig_win_open(struct vmsig_mem *mem, uint64_t kcr3,
 
 /* Free the context (not the memory context).  Accepts NULL. */
 void vmsig_win_close(struct vmsig_win *win);
+
+/*
+ * The address at which the last call on `win` that returned -EFAULT failed
+ * (vmsig_win_mod_list() when the PEB or its loader data is not present,
+ * and the like), 0 when unknown.  Returns 0 for NULL.
+ */
+uint64_t vmsig_win_fault_va(const struct vmsig_win *win);
 
 /* What the context found about the kernel. */
 struct vmsig_win_info {
@@ -323,6 +331,7 @@ int64_t vmsig_win_pe_scan_section(struct vmsig_win_pe *pe,
     const char *section, const uint8_t *pattern, const uint8_t *mask,
     size_t len, vmsig_scan_fn fn, void *arg);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -276,8 +276,10 @@ qh_qmp(struct qh_guest *g, const char *json, char *reply, size_t cap)
 
 	if (g->qmp < 0)
 		return -ENOTCONN;
-	if (write(g->qmp, json, len) != (ssize_t)len ||
-	    write(g->qmp, "\n", 1) != 1)
+	/* QEMU may close the monitor at any time (quit, a crash): that is
+	 * -EPIPE for the caller, never a SIGPIPE that ends the test run. */
+	if (send(g->qmp, json, len, MSG_NOSIGNAL) != (ssize_t)len ||
+	    send(g->qmp, "\n", 1, MSG_NOSIGNAL) != 1)
 		return -EPIPE;
 	/* Skip the greeting and events: the reply is the first line with
 	 * "return" or "error" at its top level. */

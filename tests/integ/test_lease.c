@@ -37,6 +37,7 @@
 
 #include "harness.h"
 #include "../common/manifest.h"
+#include "../common/tproc.h"
 
 #define EP		1u
 #define LOW		0x8000000ull		/* 128 MiB, split images */
@@ -509,7 +510,7 @@ test_unauthorised(void **state)
 	int st;
 
 	start(fx, NULL, writable);
-	p.pid = fork();
+	p.pid = t_fork(20);
 	assert_true(p.pid >= 0);
 	if (p.pid == 0)
 		_exit(child_lease(fx->dir));

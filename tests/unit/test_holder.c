@@ -33,14 +33,15 @@
 #include <vmsig/mem.h>
 
 #include "wire.h"
+#include "../common/tproc.h"
 
 #define PEER_ID		7u
 #define IO_MS		5000
 
 struct fake {
-	char dir[64];
-	char path[128];
-	char file[128];
+	char dir[200];
+	char path[256];
+	char file[256];
 	int lfd;		/* listening socket */
 	int cfd;		/* the accepted holder connection */
 	int fdbase;		/* open descriptors before the test */
@@ -405,7 +406,8 @@ setup(void **state)
 	fk->fdbase = count_fds();
 	fk->cfd = -1;
 	fk->seg1_off = 0x8000;
-	(void)snprintf(fk->dir, sizeof(fk->dir), "/tmp/vmsig-th.XXXXXX");
+	(void)snprintf(fk->dir, sizeof(fk->dir), "%s/vmsig-th.XXXXXX",
+	    t_tmpdir());
 	if (mkdtemp(fk->dir) == NULL)
 		return -1;
 	(void)snprintf(fk->path, sizeof(fk->path), "%s/holder.sock", fk->dir);
@@ -516,7 +518,7 @@ test_open_nodaemon(void **state)
 {
 	struct fake *fk = *state;
 	struct vmsig_holder *h = NULL;
-	char path[200];
+	char path[256];
 	char name[80];
 
 	(void)snprintf(path, sizeof(path), "%s/absent.sock", fk->dir);

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "../../vmsig-memctx/daemon.h"
+#include "../common/tproc.h"
 
 #define MIB		(1u << 20)
 #define MARK_OFF	(5u * MIB + 123)
@@ -38,7 +39,7 @@ enum backing { B_MEMFD, B_DELETED, B_NAMED };
 struct child {
 	pid_t pid;
 	int go;			/* write end: the child exits on EOF */
-	char path[64];		/* B_DELETED, B_NAMED */
+	char path[256];		/* B_DELETED, B_NAMED */
 };
 
 /* A shared mapping of fd, size bytes, with the marker at MARK_OFF. */
@@ -94,12 +95,12 @@ child_start(struct child *c, enum backing b)
 	int ready[2], go[2];
 	char ch;
 
-	snprintf(c->path, sizeof(c->path), "/tmp/vmsig-qemupid.%d.ram",
-	    (int)getpid());
+	snprintf(c->path, sizeof(c->path), "%s/vmsig-qemupid.%d.ram",
+	    t_tmpdir(), (int)getpid());
 	(void)unlink(c->path);
 	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
-	c->pid = fork();
+	c->pid = t_fork(30);
 	assert_true(c->pid >= 0);
 	if (c->pid == 0) {
 		close(ready[0]);

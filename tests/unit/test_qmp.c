@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "../../vmsig-memctx/daemon.h"
+#include "../common/tproc.h"
 
 #define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, " \
 	"\"minor\": 2, \"major\": 7}, \"package\": \"\"}, " \
@@ -193,7 +194,7 @@ test_oversized(void **state)
 	for (i = 22; i < n - 3; i++)
 		big[i] = 'x';
 	memcpy(big + n - 3, "\"}\n", 3);
-	pid = fork();
+	pid = t_fork(10);
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		size_t off = 0;
@@ -237,14 +238,15 @@ static void
 test_connect(void **state)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char dir[] = "/tmp/vmsig-qmp-XXXXXX";
+	char dir[256];
 	struct qmp *q = NULL;
 	int l, c, st;
 	pid_t pid;
 
 	(void)state;
+	(void)snprintf(dir, sizeof(dir), "%s/vmsig-qmp-XXXXXX", t_tmpdir());
 	assert_non_null(mkdtemp(dir));
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/qmp.sock", dir);
+	assert_true((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/qmp.sock", dir) < sizeof(sun.sun_path));
 	assert_int_equal(qmp_connect(sun.sun_path, 100, &q), -ENOENT);
 	l = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_true(l >= 0);
@@ -252,7 +254,7 @@ test_connect(void **state)
 	assert_int_equal(listen(l, 1), 0);
 	/* Accepted by the kernel, never greeted: bounded. */
 	assert_int_equal(qmp_connect(sun.sun_path, 100, &q), -ETIMEDOUT);
-	pid = fork();
+	pid = t_fork(10);
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		char buf[256];

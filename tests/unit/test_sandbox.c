@@ -36,9 +36,10 @@
 #include <cmocka.h>
 
 #include "../../sandbox/sandbox.h"
+#include "../common/tproc.h"
 
-static char tdir[64];		/* a private directory with one file */
-static char tfile[96];		/* tdir/ram, 8 KiB */
+static char tdir[256];		/* a private directory with one file */
+static char tfile[300];		/* tdir/ram, 8 KiB */
 
 /* Run fn(arg) in a child and return its wait status.  Bounded: SIGALRM. */
 static int
@@ -47,12 +48,10 @@ run_child(int (*fn)(const void *), const void *arg)
 	pid_t pid;
 	int st;
 
-	pid = fork();
+	pid = t_fork(10);
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		alarm(10);
+	if (pid == 0)
 		_exit(fn(arg));
-	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	return st;
 }
@@ -504,8 +503,7 @@ test_caps(void **state)
 
 	(void)state;
 	assert_int_equal(privdrop_caps(NULL, 1), -EINVAL);
-	if (geteuid() != 0)
-		skip();
+	t_need_root("capabilities to drop");
 	assert_exited_ok(run_child(child_caps, NULL));
 	assert_exited_ok(run_child(child_caps, &dac));
 }
@@ -540,12 +538,10 @@ test_nnp_seccomp_mode(void **state)
 	assert_int_equal(pipe2(up, O_CLOEXEC), 0);
 	fds[0] = down[0];
 	fds[1] = up[1];
-	pid = fork();
+	pid = t_fork(10);
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		alarm(10);
+	if (pid == 0)
 		_exit(child_nnp_wait(fds));
-	}
 	assert_int_equal(read(up[0], &c, 1), 1);
 	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	assert_int_equal(status_field(path, "Seccomp"), 2);
@@ -597,8 +593,7 @@ test_privdrop_nobody(void **state)
 	assert_int_equal(privdrop_lookup(NULL, NULL, &ids), -EINVAL);
 	ids.uid = 0;
 	assert_int_equal(privdrop_ids(&ids), -EINVAL);
-	if (geteuid() != 0)
-		skip();
+	t_need_root("setresuid to nobody");
 	assert_exited_ok(run_child(child_nobody, NULL));
 }
 
@@ -687,8 +682,7 @@ test_sequences(void **state)
 	assert_non_null(sandbox_selftest_names[0]);
 	if (landlock_abi() > 0)
 		assert_exited_ok(run_child(child_helper_openat, NULL));
-	if (geteuid() != 0)
-		skip();
+	t_need_root("privileges to drop");
 	assert_sigsys(run_child(child_vmsigd_sequence, NULL));
 }
 
@@ -701,7 +695,7 @@ setup(void **state)
 	int fd;
 
 	(void)state;
-	(void)snprintf(tdir, sizeof(tdir), "/tmp/vmsig-sb.XXXXXX");
+	(void)snprintf(tdir, sizeof(tdir), "%s/vmsig-sb.XXXXXX", t_tmpdir());
 	if (mkdtemp(tdir) == NULL)
 		return -1;
 	/* nobody must not read it: it stands for another guest's RAM. */

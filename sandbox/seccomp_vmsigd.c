@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 
 #include "sandbox.h"
 
@@ -57,6 +59,8 @@ static const struct seccomp_rule vmsigd_rules[] = {
 	ALLOW1(shutdown, SECCOMP_ARG(1, SCMP_CMP_EQ, SHUT_WR, 0), "SHUT_WR",
 	    "peer: end a protocol breaker's stream after its Error"),
 	ALLOW(close, "peers that leave, fds that were handed on"),
+	ALLOW1(ioctl, SECCOMP_ARG(1, SCMP_CMP_EQ, SIOCOUTQ, 0), "SIOCOUTQ",
+	    "sendq: has a holder read the descriptors we sent it?"),
 
 	/* Checking and duplicating the RAM fd the helper sent. */
 	FCNTL_CMD(F_GETFL, "core: refuse an fd that is not O_RDONLY"),

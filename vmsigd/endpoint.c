@@ -9,10 +9,17 @@
  * context replacing a live one).  Records outlive their helpers so the epoch
  * of an endpoint never goes back, whichever helper serves it next.
  *
+ * Contexts reach holders through sendq.c, which bounds the descriptors in
+ * flight per holder.  A holder whose uid owns the RAM file could reopen the
+ * descriptor for writing through /proc/self/fd, so by default it gets no
+ * context (root aside: it can open the file by name anyway); the owner is
+ * read with fstat(2) from the descriptor itself, the core opens no file.
+ *
  * Runs in: vmsigd
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -32,6 +39,7 @@ struct endpoint {
 	struct peer *adapter;
 	vmsig_memctx_reg reg;
 	int has_ctx;
+	uid_t owner;		/* of the RAM file, from fstat of its fd */
 	struct loop_src gone;	/* timerfd: ENDPOINT_GONE unless one returns */
 };
 
@@ -132,15 +140,35 @@ pack_context(struct endpoint *ep, uint64_t seq)
 	    segs, nseg);
 }
 
+/* 1 if p may have the context: not the RAM file's owner, unless root or
+ * the configuration says so (deliver-to-owner).  Otherwise p is told why
+ * and dropped. */
+static int
+owner_ok(struct endpoint *ep, struct peer *p)
+{
+	if (limits.deliver_to_owner || peer_uid(p) == 0 ||
+	    peer_uid(p) != ep->owner)
+		return 1;
+	sendq_mark(p, ep->id, ep->epoch);
+	peer_fail(p, 0, EPERM, "endpoint %u: uid %u owns the RAM file, and "
+	    "could reopen a read-only descriptor of it for writing through "
+	    "/proc/self/fd; vmsigd gives its contexts to other uids only "
+	    "(deliver-to-owner in vmsigd.conf(5))", ep->id,
+	    (unsigned)peer_uid(p));
+	return 0;
+}
+
 /*
  * One share_fd() per multicast: the kernel installs a new descriptor in
- * each receiver, and a holder whose frame must wait gets its own duplicate
- * in peer_send.  So 1000 holders cost 1000 sendmsg, not 1000 dup+close.
+ * each receiver, and a holder that cannot take it now is owed the context
+ * (sendq.c) rather than given a duplicate to wait with.  So 1000 holders
+ * cost 1000 sendmsg, not 1000 dup+close.
  */
 static void
 multicast_context(struct endpoint *ep)
 {
 	struct peer *p, *nx;
+	struct stat st;
 	int n, fd;
 
 	n = pack_context(ep, ep->ctx_seq);
@@ -152,10 +180,14 @@ multicast_context(struct endpoint *ep)
 		log_warnx("endpoint %u: no descriptor to share", ep->id);
 		return;
 	}
+	/* The owner could write through /proc/self/fd: see owner_ok(). */
+	ep->owner = fstat(fd, &st) == 0 ? st.st_uid : 0;
 	for (p = peer_first(); p != NULL; p = nx) {
 		nx = peer_next(p);
-		if (peer_wants(p, ep->id, VMSIG_EV_MEMCTX))
-			(void)peer_send(p, ep_buf, (size_t)n, fd);
+		if (peer_wants(p, ep->id, VMSIG_EV_MEMCTX) &&
+		    owner_ok(ep, p))
+			sendq_offer(p, ep->id, ep->epoch, ep_buf, (size_t)n,
+			    fd);
 	}
 	(void)close(fd);
 }
@@ -233,21 +265,30 @@ endpoint_invalidate(struct endpoint *ep, const char *reason)
 }
 
 void
+endpoint_deliver(struct endpoint *ep, struct peer *p)
+{
+	int n, fd;
+
+	if (!ep->has_ctx || !owner_ok(ep, p))
+		return;
+	if ((n = pack_context(ep, ep->ctx_seq)) < 0)
+		return;
+	if ((fd = ep->reg.share_fd(ep->reg.ctx)) < 0)
+		return;
+	sendq_offer(p, ep->id, ep->epoch, ep_buf, (size_t)n, fd);
+	(void)close(fd);
+}
+
+void
 endpoint_replay(struct peer *holder)
 {
 	struct endpoint *ep;
-	int n, fd;
 
-	for (ep = endpoints; ep != NULL; ep = ep->next) {
-		if (!ep->has_ctx || !peer_wants(holder, ep->id, VMSIG_EV_MEMCTX))
-			continue;
-		if ((n = pack_context(ep, ep->ctx_seq)) < 0)
-			continue;
-		if ((fd = ep->reg.share_fd(ep->reg.ctx)) < 0)
-			continue;
-		(void)peer_send(holder, ep_buf, (size_t)n, fd);
-		(void)close(fd);
-	}
+	for (ep = endpoints; ep != NULL && !peer_dead(holder); ep = ep->next)
+		if (ep->has_ctx &&
+		    peer_wants(holder, ep->id, VMSIG_EV_MEMCTX) &&
+		    !sendq_has(holder, ep->id, ep->epoch))
+			endpoint_deliver(ep, holder);
 }
 
 static void

@@ -5,6 +5,12 @@
  * bound to the configured paths.  A stale socket file is replaced only when
  * nothing answers on it, so a second vmsigd cannot steal a live one's path.
  *
+ * Out of descriptors (EMFILE, ENFILE) or memory, accept fails until some
+ * connection goes away; retrying at once would spin the loop on a socket
+ * that stays readable.  So both listeners leave the loop for
+ * LISTEN_PAUSE_MS (a timerfd made at start-up, when descriptors were
+ * plentiful), and the failure is logged at most once a second.
+ *
  * Runs in: vmsigd
  */
 #include <errno.h>
@@ -14,6 +20,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -21,10 +28,14 @@
 #include "vmsigd.h"
 
 #define SD_LISTEN_FDS_START	3
+#define LISTEN_PAUSE_MS		100
 
 static struct loop_src listen_src[2] = { { .fd = -1 }, { .fd = -1 } };
 static const char *listen_bound[2];
 static int listen_sd;
+static struct loop_src listen_pause = { .fd = -1 };
+static int listen_paused;
+static struct ratelimit rl_accept;
 
 static int
 fill_sun(struct sockaddr_un *sun, const char *path)
@@ -164,6 +175,51 @@ listen_activated(void)
 	return listen_sd;
 }
 
+/* Stop (or resume) polling both listeners. */
+static void
+pause_listeners(int on)
+{
+	struct itimerspec its = { 0 };
+	int k;
+
+	if (listen_paused == on)
+		return;
+	if (on) {
+		its.it_value.tv_nsec = LISTEN_PAUSE_MS * 1000000L;
+		if (timerfd_settime(listen_pause.fd, 0, &its, NULL) == -1)
+			return;		/* keep polling rather than go deaf */
+	}
+	for (k = 0; k < 2; k++)
+		(void)loop_mod(&listen_src[k], on ? 0 : EPOLLIN);
+	listen_paused = on;
+}
+
+static void
+on_pause_end(struct loop_src *src, uint32_t events)
+{
+	uint64_t ticks;
+
+	(void)events;
+	(void)!read(src->fd, &ticks, sizeof(ticks));
+	pause_listeners(0);
+}
+
+static void
+accept_failed(struct loop_src *src, int err)
+{
+	unsigned int held = 0;
+
+	if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
+		return;
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
+		pause_listeners(1);
+	if (ratelimit_ok(&rl_accept, 1, 1000, &held))
+		log_warnx("accept on the %s socket: %s; not accepting for "
+		    "%u ms (%u such failures not logged)",
+		    src == &listen_src[0] ? "holder" : "adapter",
+		    strerror(err), LISTEN_PAUSE_MS, held);
+}
+
 static void
 on_accept(struct loop_src *src, uint32_t events)
 {
@@ -171,20 +227,14 @@ on_accept(struct loop_src *src, uint32_t events)
 
 	(void)events;
 	/* Bounded: a flood of connections must not starve the others. */
-	for (i = 0; i < 32; i++) {
+	for (i = 0; i < 32 && !listen_paused; i++) {
 		fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("accept on the %s socket",
-				    src == &listen_src[0] ? "holder" : "adapter");
+			accept_failed(src, errno);
 			return;
 		}
-		if (peer_new(fd, src == &listen_src[0] ? SOCK_HOLDER :
-		    SOCK_ADAPTER) < 0) {
-			log_warn("new connection refused");
-			(void)close(fd);
-		}
+		admit_accept(fd, src == &listen_src[0] ? SOCK_HOLDER :
+		    SOCK_ADAPTER);
 	}
 }
 
@@ -193,6 +243,13 @@ listen_start(void)
 {
 	int k, r;
 
+	listen_pause.fd = timerfd_create(CLOCK_MONOTONIC,
+	    TFD_NONBLOCK | TFD_CLOEXEC);
+	if (listen_pause.fd == -1)
+		return -errno;
+	listen_pause.cb = on_pause_end;
+	if ((r = loop_add(&listen_pause, EPOLLIN)) < 0)
+		return r;
 	for (k = 0; k < 2; k++) {
 		listen_src[k].cb = on_accept;
 		if ((r = loop_add(&listen_src[k], EPOLLIN)) < 0)

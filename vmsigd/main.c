@@ -36,6 +36,8 @@ usage(FILE *f)
 "              [--user NAME] [--config FILE] [--allow-holder ENTRY]\n"
 "              [--allow-writer ENTRY] [--allow-adapter ENTRY]\n"
 "              [--queue-frames N] [--queue-bytes N] [--gone-ms N]\n"
+"              [--max-connections-per-uid N] [--hello-timeout-ms N]\n"
+"              [--holder-fds N] [--deliver-to-owner]\n"
 "              [--print-sandbox] [--sandbox-selftest SYSCALL]\n"
 "  -f  stay in the foreground      -d  debug log\n"
 "  -s  log to syslog (the default in the background)\n"
@@ -71,10 +73,20 @@ add_rule(enum policy_rule rule, const char *entry)
 }
 
 static void
+setting(const char *name, const char *value)
+{
+	const char *why = "";
+
+	if (policy_set(name, value, &why) < 0)
+		fatalx("--%s %s: %s", name, value, why);
+}
+
+static void
 parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_HS = 256, O_AS, O_USER, O_CONF, O_AH, O_AW, O_AA, O_QF, O_QB,
-	    O_GONE, O_PRINT, O_SELF, O_HELP };
+	    O_GONE, O_PRINT, O_SELF, O_HELP, O_MAXC, O_HELLO, O_HFDS,
+	    O_OWNER };
 	static const struct option lo[] = {
 		{ "holder-socket", required_argument, NULL, O_HS },
 		{ "adapter-socket", required_argument, NULL, O_AS },
@@ -86,6 +98,10 @@ parse(int argc, char **argv, struct opts *o)
 		{ "queue-frames", required_argument, NULL, O_QF },
 		{ "queue-bytes", required_argument, NULL, O_QB },
 		{ "gone-ms", required_argument, NULL, O_GONE },
+		{ "max-connections-per-uid", required_argument, NULL, O_MAXC },
+		{ "hello-timeout-ms", required_argument, NULL, O_HELLO },
+		{ "holder-fds", required_argument, NULL, O_HFDS },
+		{ "deliver-to-owner", no_argument, NULL, O_OWNER },
 		{ "print-sandbox", no_argument, NULL, O_PRINT },
 		{ "sandbox-selftest", required_argument, NULL, O_SELF },
 		{ "help", no_argument, NULL, O_HELP },
@@ -111,6 +127,10 @@ parse(int argc, char **argv, struct opts *o)
 		    1ul << 30); break;
 		case O_GONE: endpoint_gone_ms = (unsigned int)number(optarg,
 		    "--gone-ms", 3600000); break;
+		case O_MAXC: setting("max-connections-per-uid", optarg); break;
+		case O_HELLO: setting("hello-timeout-ms", optarg); break;
+		case O_HFDS: setting("holder-fds", optarg); break;
+		case O_OWNER: setting("deliver-to-owner", "yes"); break;
 		case O_PRINT: o->print_sandbox = 1; break;
 		case O_SELF: o->selftest = optarg; break;
 		case 'h': case O_HELP: usage(stdout); exit(0);
@@ -123,15 +143,34 @@ parse(int argc, char **argv, struct opts *o)
 	}
 }
 
-/* 1000 holders each hold a socket, and queued frames hold descriptors. */
+/*
+ * 1000 holders each hold a socket.  Then the limits that keep us below it:
+ * holder connections leave a reserve for helpers, timers and retained
+ * descriptors; descriptors in flight (charged by the kernel to our uid
+ * against this same limit, ETOOMANYREFS past it) stay below half of it,
+ * leaving the rest to other processes of our uid.
+ */
 static void
 raise_nofile(void)
 {
 	struct rlimit rl;
+	unsigned long n = 1024, reserve;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		n = rl.rlim_cur > (1ul << 24) ? 1ul << 24 : rl.rlim_cur;
+	reserve = n / 32 > 64 ? n / 32 : 64;
+	limits.conn_total = n > reserve * 2 ? (unsigned int)(n - reserve) :
+	    (unsigned int)(n / 2);
+	limits.fds_total = (unsigned int)(n / 2);
+	if (limits.conn_per_uid > limits.conn_total) {
+		log_warnx("max-connections-per-uid %u is above what %lu "
+		    "descriptors allow; using %u", limits.conn_per_uid, n,
+		    limits.conn_total);
+		limits.conn_per_uid = limits.conn_total;
 	}
 }
 
@@ -261,7 +300,8 @@ main(int argc, char **argv)
 	if (o.selftest != NULL)
 		return selftest(o.selftest);
 
-	if ((r = loop_add(&sig, EPOLLIN)) < 0 || (r = listen_start()) < 0)
+	if ((r = loop_add(&sig, EPOLLIN)) < 0 || (r = admit_init()) < 0 ||
+	    (r = sendq_init()) < 0 || (r = listen_start()) < 0)
 		fatalx("event loop: %s", strerror(-r));
 	if (listen_activated())
 		log_info("ready: holder and adapter sockets from systemd");

@@ -3,9 +3,10 @@
  * One connection: its credentials (SO_PEERCRED, taken at accept), its role
  * once Hello fixed it, its holder subscription, and a bounded outbound
  * queue.  A frame is sent at once when the queue is empty; otherwise, or
- * when the socket is full, it waits in the queue with its own duplicate of
- * any descriptor.  A holder whose queue overflows is dropped: it never
- * delays anyone else, and on reconnect it gets the retained contexts again.
+ * when the socket is full, it waits in the queue.  A holder whose queue
+ * overflows is dropped: it never delays anyone else, and on reconnect it
+ * gets the retained contexts again.  Frames with a descriptor never wait
+ * here: sendq.c counts them per peer and delivers them later itself.
  *
  * Dropped peers stay on the list, marked dead, until the loop's batch ends,
  * so iterating the list while a send drops someone is always safe.
@@ -51,6 +52,9 @@ struct peer {
 	unsigned int qframes;
 	size_t qbytes;
 	uint64_t sent;
+	uint64_t since_ms;		/* accepted at */
+	const char *rule;		/* the policy entry that admitted it */
+	struct sendq *sq;		/* sendq.c: descriptors in flight */
 };
 
 struct peer_queue_limits peer_limits = { .frames = 256, .bytes = 1u << 20 };
@@ -63,7 +67,7 @@ static struct wire_arena *peer_arena;
 static void on_peer(struct loop_src *src, uint32_t events);
 
 int
-peer_new(int fd, enum sock_kind kind)
+peer_new(int fd, enum sock_kind kind, struct peer **ret_p)
 {
 	struct peer *p;
 	socklen_t len = sizeof(p->cred);
@@ -83,6 +87,7 @@ peer_new(int fd, enum sock_kind kind)
 	p->src.arg = p;
 	p->kind = kind;
 	p->id = peers_next_id++;
+	p->since_ms = loop_now_ms();
 	if (loop_add(&p->src, EPOLLIN) < 0) {
 		int r = -errno;
 
@@ -96,6 +101,8 @@ peer_new(int fd, enum sock_kind kind)
 	log_debug("peer %u: connected to the %s socket (pid %d uid %u)",
 	    p->id, kind == SOCK_HOLDER ? "holder" : "adapter",
 	    (int)p->cred.pid, (unsigned)p->cred.uid);
+	if (ret_p != NULL)
+		*ret_p = p;
 	return 0;
 }
 
@@ -126,6 +133,7 @@ peer_free(void *arg)
 		peers_head = p->next;
 	if (p->next != NULL)
 		p->next->prev = p->prev;
+	sendq_free(p);
 	free(p->sub_eps);
 	free(p);
 }
@@ -143,9 +151,11 @@ peer_drop(struct peer *p, const char *why)
 	    "pid %d): %s", p->id, p->name[0] != '\0' ? p->name : "?",
 	    (int)p->cred.pid, why);
 	loop_del(&p->src);
-	(void)close(p->src.fd);
-	p->src.fd = -1;
 	queue_clear(p);
+	/* Closes the socket, or keeps it while descriptors we sent may sit
+	 * unread in it (they count against us until read or purged). */
+	sendq_peer_gone(p, p->src.fd);
+	p->src.fd = -1;
 	p->ep = NULL;
 	lease_peer_gone(p);
 	/* After the peer is dead, so the multicast that follows skips it. */
@@ -208,18 +218,26 @@ peer_send(struct peer *p, const void *buf, size_t len, int fd)
 
 	if (p->dead)
 		return -EPIPE;
+	if (fd >= 0 && p->qhead != NULL)
+		return -EAGAIN;		/* after what waits: order holds */
 	if (p->qhead == NULL) {
 		r = fdpass_send(p->src.fd, buf, len, &fd, fd >= 0 ? 1 : 0);
 		if (r == 0) {
 			p->sent++;
 			return 0;
 		}
+		/* Descriptors in flight are counted per user by the kernel
+		 * (ETOOMANYREFS) and socket memory may run short (ENOBUFS):
+		 * the caller defers this peer's frame, nobody is dropped. */
+		if (fd >= 0 && (r == -EAGAIN || r == -ETOOMANYREFS ||
+		    r == -ENOBUFS || r == -ENOMEM))
+			return r;
 		if (r != -EAGAIN) {
 			peer_drop(p, "send failed");
 			return r;
 		}
 	}
-	return enqueue(p, buf, len, fd);
+	return enqueue(p, buf, len, -1);
 }
 
 static void
@@ -248,6 +266,7 @@ flush_queue(struct peer *p)
 		free(q);
 	}
 	(void)loop_mod(&p->src, EPOLLIN);
+	sendq_kick(p);
 }
 
 static void
@@ -317,7 +336,9 @@ read_one(struct peer *p)
 	    VMSIG_FRAME_MAX_FDS, &len, &nfds);
 	if (r == -EAGAIN)
 		return 0;
-	if (r == 0) {
+	/* A peer that closes with our frames unread in its socket makes
+	 * the kernel report ECONNRESET: a hang-up, not a protocol error. */
+	if (r == 0 || r == -ECONNRESET) {
 		peer_drop(p, "disconnected");
 		return 0;
 	}
@@ -360,6 +381,48 @@ on_peer(struct loop_src *src, uint32_t events)
 	    EPOLLERR)); i++)
 		if (read_one(p) == 0)
 			break;
+}
+
+int
+peer_fd(const struct peer *p)
+{
+	return p->dead ? -1 : p->src.fd;
+}
+
+uint64_t
+peer_since_ms(const struct peer *p)
+{
+	return p->since_ms;
+}
+
+const char *
+peer_rule(const struct peer *p)
+{
+	return p->rule != NULL ? p->rule : "";
+}
+
+void
+peer_set_rule(struct peer *p, const char *rule)
+{
+	p->rule = rule;
+}
+
+struct sendq *
+peer_sendq(const struct peer *p)
+{
+	return p->sq;
+}
+
+void
+peer_set_sendq(struct peer *p, struct sendq *sq)
+{
+	p->sq = sq;
+}
+
+int
+peer_dead(const struct peer *p)
+{
+	return p->dead;
 }
 
 enum sock_kind

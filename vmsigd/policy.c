@@ -6,8 +6,15 @@
  * before the sandbox, since the confined core opens no file.  A group
  * matches the peer's primary gid and the group's listed members.
  *
- * Root and vmsigd's own uid are always holders and adapters; entries add to
- * them.  Writers are only who is named (by default nobody).
+ * Root is always a holder and an adapter; every other uid, vmsigd's own
+ * included, must be named (a vmsigd run as nobody must not admit every
+ * process of nobody).  Writers are only who is named (by default nobody).
+ * Each entry keeps a label ("holders user:alice (vmsigd.conf:3)") that a
+ * peer carries as the rule that admitted it, for Status.
+ *
+ * The same file sets the limits of unauthenticated and hostile peers
+ * (struct vmsigd_limits): connections per uid, the Hello deadline, the
+ * descriptors in flight per holder, delivery to a RAM file's owner.
  *
  * Runs in: vmsigd
  */
@@ -27,6 +34,14 @@
 struct policy_entry {
 	int is_gid;
 	unsigned int id;
+	char label[96];
+};
+
+struct vmsigd_limits limits = {
+	.conn_per_uid = 1024,
+	.hello_ms = 5000,
+	.peer_fds = 4,
+	.deliver_to_owner = 0,
 };
 
 static const char *const rule_names[POLICY__MAX] = {
@@ -40,6 +55,10 @@ static struct {
 	unsigned int n;
 } rules[POLICY__MAX];
 static const char *policy_why = "";
+/* Where the entries being added come from, for their labels. */
+static char policy_src[64] = "command line";
+/* The entry being added, as written ("group:vmusers"), for its labels. */
+static const char *policy_entry_text;
 
 static int
 push(enum policy_rule rule, int is_gid, unsigned int id)
@@ -50,6 +69,14 @@ push(enum policy_rule rule, int is_gid, unsigned int id)
 	}
 	rules[rule].e[rules[rule].n].is_gid = is_gid;
 	rules[rule].e[rules[rule].n].id = id;
+	if (policy_entry_text != NULL)
+		(void)snprintf(rules[rule].e[rules[rule].n].label,
+		    sizeof(rules[rule].e[0].label), "%s %s (%s)",
+		    rule_names[rule], policy_entry_text, policy_src);
+	else
+		(void)snprintf(rules[rule].e[rules[rule].n].label,
+		    sizeof(rules[rule].e[0].label), "%s %s:%u (%s)",
+		    rule_names[rule], is_gid ? "gid" : "uid", id, policy_src);
 	rules[rule].n++;
 	return 0;
 }
@@ -97,8 +124,22 @@ add_group(enum policy_rule rule, const struct group *gr)
 	return r;
 }
 
+static int add_entry(enum policy_rule rule, const char *entry,
+    const char **ret_why);
+
 int
 policy_add(enum policy_rule rule, const char *entry, const char **ret_why)
+{
+	int r;
+
+	policy_entry_text = entry;
+	r = add_entry(rule, entry, ret_why);
+	policy_entry_text = NULL;
+	return r;
+}
+
+static int
+add_entry(enum policy_rule rule, const char *entry, const char **ret_why)
 {
 	unsigned int id;
 
@@ -135,6 +176,58 @@ policy_add(enum policy_rule rule, const char *entry, const char **ret_why)
 	return -EINVAL;
 }
 
+static const char *
+basename_of(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return b != NULL ? b + 1 : path;
+}
+
+static int
+set_number(const char *v, unsigned long max, unsigned int *ret)
+{
+	char *end;
+	unsigned long n;
+
+	if (!isdigit((unsigned char)*v))
+		return -EINVAL;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n == 0 || n > max)
+		return -EINVAL;
+	*ret = (unsigned int)n;
+	return 0;
+}
+
+int
+policy_set(const char *name, const char *value, const char **ret_why)
+{
+	if (strcmp(name, "max-connections-per-uid") == 0) {
+		*ret_why = "max-connections-per-uid: a number in 1..1048576";
+		return set_number(value, 1ul << 20, &limits.conn_per_uid);
+	}
+	if (strcmp(name, "hello-timeout-ms") == 0) {
+		*ret_why = "hello-timeout-ms: a number in 1..600000";
+		return set_number(value, 600000, &limits.hello_ms);
+	}
+	if (strcmp(name, "holder-fds") == 0) {
+		*ret_why = "holder-fds: a number in 1..1024";
+		return set_number(value, 1024, &limits.peer_fds);
+	}
+	if (strcmp(name, "deliver-to-owner") == 0) {
+		*ret_why = "deliver-to-owner: yes or no";
+		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+			return -EINVAL;
+		limits.deliver_to_owner = strcmp(value, "yes") == 0;
+		return 0;
+	}
+	*ret_why = "expected holders, writers, adapters, "
+	    "max-connections-per-uid, hello-timeout-ms, holder-fds or "
+	    "deliver-to-owner";
+	return -EINVAL;
+}
+
 static int
 load_line(char *line, const char **ret_why)
 {
@@ -148,8 +241,13 @@ load_line(char *line, const char **ret_why)
 		if (strcmp(word, rule_names[rule]) == 0)
 			break;
 	if (rule == POLICY__MAX) {
-		*ret_why = "expected holders, writers or adapters";
-		return -EINVAL;
+		tok = strtok_r(NULL, " \t", &save);
+		if (tok == NULL || strtok_r(NULL, " \t", &save) != NULL) {
+			*ret_why = "expected holders, writers, adapters, or "
+			    "a setting with one value";
+			return -EINVAL;
+		}
+		return policy_set(word, tok, ret_why);
 	}
 	while ((tok = strtok_r(NULL, " \t", &save)) != NULL)
 		if ((r = policy_add(rule, tok, ret_why)) < 0)
@@ -170,6 +268,8 @@ policy_load(const char *path, int *ret_line, const char **ret_why)
 	}
 	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
 		n++;
+		(void)snprintf(policy_src, sizeof(policy_src), "%s:%d",
+		    basename_of(path), n);
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			*ret_why = "line longer than 1023 characters";
 			r = -EINVAL;
@@ -178,6 +278,7 @@ policy_load(const char *path, int *ret_line, const char **ret_why)
 		r = load_line(line, ret_why);
 	}
 	(void)fclose(f);
+	(void)snprintf(policy_src, sizeof(policy_src), "command line");
 	*ret_line = n;
 	return r;
 }
@@ -185,24 +286,35 @@ policy_load(const char *path, int *ret_line, const char **ret_why)
 void
 policy_defaults(uid_t self)
 {
+	/* Root only: naming the daemon's own uid is the configuration's
+	 * call (vmsigd.conf(5)), since --user nobody would otherwise admit
+	 * every process running as nobody. */
+	(void)self;
+	(void)snprintf(policy_src, sizeof(policy_src), "default");
 	(void)push(POLICY_HOLDERS, 0, 0);
-	(void)push(POLICY_HOLDERS, 0, (unsigned int)self);
 	(void)push(POLICY_ADAPTERS, 0, 0);
-	(void)push(POLICY_ADAPTERS, 0, (unsigned int)self);
 }
 
-int
-policy_allows(enum policy_rule rule, struct peer *p, uint64_t req_id)
+const char *
+policy_match(enum policy_rule rule, uid_t uid, gid_t gid)
 {
 	unsigned int i;
 
 	for (i = 0; i < rules[rule].n; i++) {
 		const struct policy_entry *e = &rules[rule].e[i];
 
-		if (e->is_gid ? e->id == (unsigned int)peer_gid(p) :
-		    e->id == (unsigned int)peer_uid(p))
-			return 1;
+		if (e->is_gid ? e->id == (unsigned int)gid :
+		    e->id == (unsigned int)uid)
+			return e->label;
 	}
+	return NULL;
+}
+
+int
+policy_allows(enum policy_rule rule, struct peer *p, uint64_t req_id)
+{
+	if (policy_match(rule, peer_uid(p), peer_gid(p)) != NULL)
+		return 1;
 	peer_error(p, req_id, EPERM, "policy: rule '%s' does not admit peer "
 	    "%u (uid %u, gid %u, pid %d); see vmsigd.conf(5)",
 	    rule_names[rule], peer_id(p), (unsigned)peer_uid(p),

@@ -137,10 +137,14 @@ struct peer_queue_limits {
 	size_t bytes;
 };
 extern struct peer_queue_limits peer_limits;
-/* Accept-time: wrap fd (non-blocking, close-on-exec); kind = which socket. */
-int peer_new(int fd, enum sock_kind kind);
-/* Queue or send a packed frame (and an fd to duplicate, or -1).  A holder
- * whose queue is full is dropped; returns -ENOBUFS then (p is gone). */
+/* Accept-time: wrap fd (non-blocking, close-on-exec); kind = which socket.
+ * *ret_p (may be NULL) is the new peer. */
+int peer_new(int fd, enum sock_kind kind, struct peer **ret_p);
+/* Queue or send a packed frame.  A holder whose queue is full is dropped;
+ * returns -ENOBUFS then (p is gone).  With a descriptor (fd >= 0, not
+ * consumed) the frame is sent now or not at all: -EAGAIN (frames wait, or
+ * the socket is full), -ETOOMANYREFS, -ENOBUFS, -ENOMEM leave p connected
+ * and the caller defers it (sendq.c). */
 int peer_send(struct peer *p, const void *buf, size_t len, int fd);
 /* Refuse: send Error (best effort) and drop the peer. */
 void peer_fail(struct peer *p, uint64_t req_id, int code, const char *fmt, ...)
@@ -176,6 +180,61 @@ uint64_t peer_sent(const struct peer *p);
 void peer_set_endpoint(struct peer *p, struct endpoint *ep);
 struct endpoint *peer_endpoint(const struct peer *p);
 void peer_drop_all(void);
+/* The socket (-1 once dead), accept time, admitting rule, sendq state. */
+int peer_fd(const struct peer *p);
+int peer_dead(const struct peer *p);
+uint64_t peer_since_ms(const struct peer *p);
+const char *peer_rule(const struct peer *p);
+void peer_set_rule(struct peer *p, const char *rule);
+struct sendq;
+struct sendq *peer_sendq(const struct peer *p);
+void peer_set_sendq(struct peer *p, struct sendq *sq);
+
+/* ---- sendq.c: descriptors in flight, per holder ------------------------ */
+/* Deliver MEMCTX{epoch} of endpoint epid (packed in buf, with fd, not
+ * consumed) to p, or remember that it is owed: at most limits.peer_fds
+ * frames with a descriptor may be unread in p's socket, and at most
+ * limits.fds_total in all sockets.  A frame of an epoch p was already
+ * sent is not sent again. */
+void sendq_offer(struct peer *p, uint32_t epid, uint32_t epoch,
+    const void *buf, size_t len, int fd);
+/* Whether p was sent (or refused) the context of epid for epoch. */
+int sendq_has(struct peer *p, uint32_t epid, uint32_t epoch);
+/* Mark it sent without sending (a refusal). */
+void sendq_mark(struct peer *p, uint32_t epid, uint32_t epoch);
+/* p's queue of frames drained: deliver what it is owed. */
+void sendq_kick(struct peer *p);
+/* p is dropped: close its socket fd now, or keep it (shut down) while
+ * descriptors may sit unread in it, counted against p's uid. */
+void sendq_peer_gone(struct peer *p, int fd);
+/* Its timer (before the sandbox).  0 or -errno. */
+int sendq_init(void);
+/* Free p's state (peer_free). */
+void sendq_free(struct peer *p);
+/* Descriptors possibly unread, all peers; sockets kept for them. */
+unsigned int sendq_inflight(void);
+unsigned int sendq_kept(void);
+
+/* ---- admit.c: accept-time policy, connection caps, Hello deadline ----- */
+/* The Hello deadline's timer (before the sandbox).  0 or -errno. */
+int admit_init(void);
+/* A connection accepted on socket kind (fd owned): admitted (a peer) or
+ * refused with an Error and closed. */
+void admit_accept(int fd, enum sock_kind kind);
+/* Connections (and kept sockets) per uid: taken at accept, put back when
+ * the socket is finally closed. */
+void admit_uid_put(uid_t uid);
+unsigned int admit_count(uid_t uid);
+
+/* ---- ratelimit.c: log lines under attack ------------------------------- */
+struct ratelimit {
+	uint64_t start_ms;
+	unsigned int n, suppressed;
+};
+/* 1 when a line may be logged now (at most burst per interval_ms);
+ * *ret_suppressed is how many were held back before this one (to say). */
+int ratelimit_ok(struct ratelimit *rl, unsigned int burst,
+    unsigned int interval_ms, unsigned int *ret_suppressed);
 
 /* ---- dispatch.c: the permission table ---------------------------------- */
 /* Handle one message from p.  Returns 0, or -errno when p broke the
@@ -202,8 +261,11 @@ void endpoint_detach(struct endpoint *ep);
 void endpoint_context_ready(struct endpoint *ep);
 /* Invalidate the current context (adapter request, file replaced). */
 void endpoint_invalidate(struct endpoint *ep, const char *reason);
-/* Replay retained contexts to a holder that just subscribed. */
+/* Replay retained contexts to a holder that just subscribed: only those
+ * it was not sent in their current epoch. */
 void endpoint_replay(struct peer *holder);
+/* Send (or owe, sendq.c) the endpoint's current context to one holder. */
+void endpoint_deliver(struct endpoint *ep, struct peer *p);
 /* Send one event of the endpoint (next seq) to one peer only. */
 void endpoint_send_to(struct endpoint *ep, struct peer *p, uint32_t type,
     const void *inln);
@@ -265,6 +327,21 @@ void policy_defaults(uid_t self);
 /* 1 if p may act under rule; otherwise sends Error{EPERM} naming the rule
  * and the peer (with req_id) and returns 0. */
 int policy_allows(enum policy_rule rule, struct peer *p, uint64_t req_id);
+/* The label of the first entry of rule admitting uid/gid, or NULL. */
+const char *policy_match(enum policy_rule rule, uid_t uid, gid_t gid);
+/* A setting of vmsigd.conf(5) ("hello-timeout-ms", "5000").  0 or -EINVAL
+ * with *ret_why. */
+int policy_set(const char *name, const char *value, const char **ret_why);
+/* Limits of unauthenticated and hostile peers (settings, flags, main.c). */
+struct vmsigd_limits {
+	unsigned int conn_per_uid;	/* connections per uid */
+	unsigned int conn_total;	/* holder connections, all uids */
+	unsigned int hello_ms;		/* Hello deadline */
+	unsigned int peer_fds;		/* descriptors in flight per holder */
+	unsigned int fds_total;		/* ... all holders */
+	int deliver_to_owner;		/* contexts to the RAM file's owner */
+};
+extern struct vmsigd_limits limits;
 
 /* ---- status.c: the Status reply ---------------------------------------- */
 struct counters {

@@ -92,6 +92,8 @@ struct holder_track {
 	uint32_t nseg;
 	vmsig_memseg *segs;		/* nseg entries, owned */
 	struct vmsig_mem *mem;		/* NULL: not mapped (yet) */
+	struct vmsig_win *win;		/* NULL: not opened (yet) */
+	int win_err;			/* why it could not be, this epoch */
 };
 
 struct holder_qent {

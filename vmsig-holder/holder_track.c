@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <vmsig/mem.h>
+#include <vmsig/win.h>
 
 #include "holder_int.h"
 
@@ -54,6 +55,9 @@ find_or_add(struct vmsig_holder *h, uint32_t endpoint)
 static void
 forget(struct holder_track *t)
 {
+	vmsig_win_close(t->win);	/* it borrows mem: close it first */
+	t->win = NULL;
+	t->win_err = 0;
 	vmsig_mem_close(t->mem);
 	t->mem = NULL;
 	if (t->fd >= 0)
@@ -184,4 +188,30 @@ vmsig_holder_mem(struct vmsig_holder *h, uint32_t endpoint,
 	if (ret_kcr3 != NULL)
 		*ret_kcr3 = t->kcr3;
 	return t->mem;
+}
+
+struct vmsig_win *
+vmsig_holder_win(struct vmsig_holder *h, uint32_t endpoint,
+    uint32_t *ret_epoch, int *ret_err)
+{
+	struct holder_track *t;
+	int r = -ENOENT;
+
+	if (h == NULL || (t = find(h, endpoint)) == NULL ||
+	    materialise(t) == NULL)
+		goto fail;
+	if (t->win == NULL && t->win_err == 0 &&
+	    (r = vmsig_win_open(t->mem, t->kcr3, &t->win)) < 0)
+		t->win_err = r;
+	if (t->win == NULL) {
+		r = t->win_err;
+		goto fail;
+	}
+	if (ret_epoch != NULL)
+		*ret_epoch = t->epoch;
+	return t->win;
+fail:
+	if (ret_err != NULL)
+		*ret_err = r;
+	return NULL;
 }

@@ -2,14 +2,18 @@
 /*
  * One datagram and its descriptors.  The only place in the tree that builds
  * or parses SCM_RIGHTS.  Descriptors are received with MSG_CMSG_CLOEXEC so a
- * confined process that ever executed anything could not leak them.
+ * confined process that ever executed anything could not leak them.  The
+ * check of a received guest-RAM descriptor lives here too, once for the
+ * core and the holder.
  *
  * Runs in: any
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "wire.h"
@@ -28,6 +32,35 @@ fdpass_close(int *fds, unsigned int n)
 			(void)close(fds[i]);
 		fds[i] = -1;
 	}
+}
+
+int
+fdpass_check_rdonly(int fd, uint64_t *ret_size, const char **ret_why)
+{
+	struct stat st;
+	const char *why;
+	int fl, r;
+
+	if (fd < 0 || (fl = fcntl(fd, F_GETFL)) == -1) {
+		why = "descriptor unusable (F_GETFL failed)";
+		r = -EBADF;
+	} else if ((fl & O_ACCMODE) != O_RDONLY || (fl & O_PATH)) {
+		/* O_PATH's access mode bits read as O_RDONLY: test it
+		 * separately. */
+		why = "descriptor is not O_RDONLY; vmsigd passes only "
+		    "read-only guest RAM";
+		r = -EACCES;
+	} else if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		why = "descriptor is not a regular file";
+		r = -EINVAL;
+	} else {
+		if (ret_size != NULL)
+			*ret_size = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (ret_why != NULL)
+		*ret_why = why;
+	return r;
 }
 
 int

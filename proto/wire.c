@@ -156,6 +156,75 @@ event_ok(const Vmsig__V1__Event *e)
 	}
 }
 
+/* Read one varint; 0 when it runs past end or over 10 bytes. */
+static int
+varint(const uint8_t **p, const uint8_t *end, uint64_t *ret)
+{
+	uint64_t v = 0;
+	unsigned int i;
+
+	for (i = 0; i < 10 && *p < end; i++) {
+		uint8_t b = *(*p)++;
+
+		v |= (uint64_t)(b & 0x7f) << (7 * i);
+		if (!(b & 0x80)) {
+			*ret = v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * 1 if a string field of message type d, at any depth, holds a NUL (or the
+ * bytes do not parse, which protobuf-c has already ruled out).  protobuf-c
+ * hands strings over NUL-terminated, so "adm\0in" would arrive as "adm":
+ * we look at the bytes on the wire instead.
+ */
+static int
+string_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+    const uint8_t *end, unsigned int depth)
+{
+	const ProtobufCFieldDescriptor *f;
+	uint64_t key, len;
+
+	while (p < end) {
+		if (!varint(&p, end, &key))
+			return 1;
+		switch (key & 7) {
+		case 0:
+			if (!varint(&p, end, &len))
+				return 1;
+			continue;
+		case 1:
+		case 5:
+			len = (key & 7) == 1 ? 8 : 4;
+			if ((uint64_t)(end - p) < len)
+				return 1;
+			p += len;
+			continue;
+		case 2:
+			break;
+		default:
+			return 1;
+		}
+		if (!varint(&p, end, &len) || len > (uint64_t)(end - p))
+			return 1;
+		f = key >> 3 <= UINT32_MAX ?
+		    protobuf_c_message_descriptor_get_field(d,
+		    (unsigned int)(key >> 3)) : NULL;
+		if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
+		    memchr(p, 0, (size_t)len) != NULL)
+			return 1;
+		if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		    (depth > 8 || string_has_nul(f->descriptor, p, p + len,
+		    depth + 1)))
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
 /* Limits that hold whoever sends the message.  Role and state are the
  * receiver's business (its dispatch table). */
 static const char *
@@ -240,6 +309,11 @@ wire_decode(struct wire_arena *a, const void *buf, size_t len,
 	}
 	if ((why = check_values(f)) != NULL)
 		goto bad;
+	if (string_has_nul(&vmsig__v1__frame__descriptor, buf,
+	    (const uint8_t *)buf + len, 0)) {
+		why = "a string contains NUL";
+		goto bad;
+	}
 	if (f->nfds != nfds || wire_fds_for(f) != nfds) {
 		if (ret_why != NULL)
 			*ret_why = "descriptor count does not match the frame";
@@ -261,6 +335,39 @@ wire_pack(const wire_frame *f, void *buf, size_t cap)
 	if (n > cap || n > VMSIG_FRAME_MAX)
 		return -EMSGSIZE;
 	return (int)vmsig__v1__frame__pack(f, buf);
+}
+
+int
+wire_pack_hello(void *buf, size_t cap, uint64_t req_id, unsigned int role,
+    const char *name, uint32_t endpoint, unsigned int source)
+{
+	wire_frame f = VMSIG__V1__FRAME__INIT;
+	Vmsig__V1__Hello h = VMSIG__V1__HELLO__INIT;
+
+	h.proto_version = VMSIG_PROTO_VERSION;
+	h.role = (Vmsig__V1__Role)role;
+	h.name = (char *)(uintptr_t)name;
+	h.endpoint = endpoint;
+	h.source = (Vmsig__V1__Source)source;
+	f.req_id = req_id;
+	f.msg_case = VMSIG__V1__FRAME__MSG_HELLO;
+	f.hello = &h;
+	return wire_pack(&f, buf, cap);
+}
+
+int
+wire_pack_error(void *buf, size_t cap, uint64_t req_id, int code,
+    const char *message)
+{
+	wire_frame f = VMSIG__V1__FRAME__INIT;
+	Vmsig__V1__Error e = VMSIG__V1__ERROR__INIT;
+
+	e.code = (uint32_t)code;
+	e.message = (char *)(uintptr_t)message;
+	f.req_id = req_id;
+	f.msg_case = VMSIG__V1__FRAME__MSG_ERROR;
+	f.error = &e;
+	return wire_pack(&f, buf, cap);
 }
 
 const char *

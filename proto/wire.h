@@ -5,8 +5,9 @@
  *   fdpass_*  moves one datagram and its descriptors (the only code in the
  *             tree that calls sendmsg/recvmsg with SCM_RIGHTS);
  *   wire_*    packs and strictly unpacks a Frame: bounded allocation,
- *             unknown fields refused at every depth, values checked against
- *             the limits below, descriptor count checked against the frame.
+ *             unknown fields and strings holding NUL refused at every
+ *             depth, values checked against the limits below, descriptor
+ *             count checked against the frame.
  * Generated names (Vmsig__V1__*) appear only here and in the one file per
  * process that turns frames into its own structures.
  *
@@ -57,6 +58,15 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds,
 int fdpass_recv(int sock, void *buf, size_t cap, int *fds,
     unsigned int maxfds, size_t *ret_len, unsigned int *ret_nfds);
 
+/*
+ * The check every receiver of guest RAM makes of a descriptor, whoever
+ * vouched for it: open O_RDONLY, not O_PATH (whose access mode also reads
+ * as O_RDONLY), a regular file.  Returns 0 and *ret_size (may be NULL),
+ * or -EBADF (fd < 0 or unusable), -EACCES (not read-only, or O_PATH),
+ * -EINVAL (not a regular file); *ret_why (may be NULL) then says which.
+ */
+int fdpass_check_rdonly(int fd, uint64_t *ret_size, const char **ret_why);
+
 /* Close `n` descriptors, ignoring -1 entries, and set them to -1. */
 void fdpass_close(int *fds, unsigned int n);
 
@@ -71,8 +81,8 @@ void wire_arena_free(struct wire_arena *a);
 /*
  * Decode and check one frame that arrived with `nfds` descriptors.  The
  * frame lives in `a` until the next wire_decode on it.  Returns 0 and
- * *ret_frame, or -EBADMSG (does not decode, unknown fields, a value out of
- * its limits, no message), -E2BIG (over the allocation budget), -EPROTO
+ * *ret_frame, or -EBADMSG (does not decode, unknown fields, a string
+ * holding NUL, a value out of its limits, no message), -E2BIG (over the allocation budget), -EPROTO
  * (descriptor count differs from Frame.nfds or from what the message
  * carries).  The descriptors are not touched: the caller closes them on
  * failure.  *ret_why, when non-NULL, names the first check that failed.
@@ -102,6 +112,17 @@ void wire_locator_encode(Vmsig__V1__Locator *l, Vmsig__V1__Segment *sv,
     const vmsig_memseg *segs, uint32_t nseg);
 void wire_locator_decode(const Vmsig__V1__Locator *l, vmsig_memctx *pod,
     vmsig_memseg *segs);
+
+/*
+ * The two frames every role packs.  Hello{proto_version, role (enum
+ * vmsig.v1.Role), name, endpoint, source (enum vmsig.v1.Source)} and
+ * Error{code (a positive errno), message}; strings are borrowed.  Return
+ * the packed length or -EMSGSIZE.
+ */
+int wire_pack_hello(void *buf, size_t cap, uint64_t req_id, unsigned int role,
+    const char *name, uint32_t endpoint, unsigned int source);
+int wire_pack_error(void *buf, size_t cap, uint64_t req_id, int code,
+    const char *message);
 
 /* Human name of a frame's message ("hello", "memctx_ready", ...). */
 const char *wire_msg_name(const wire_frame *f);

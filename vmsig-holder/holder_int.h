@@ -17,12 +17,16 @@
 
 #include <vmsig/holder.h>
 
+#include "dispatch.h"
 #include "wire.h"
 
 /* Events a connection keeps for next() before it gives up on the holder. */
 #define HOLDER_QUEUE_MAX	16384u
 /* Default wait for the daemon's answer to a handshake or a request. */
 #define HOLDER_TIMEOUT_MS	5000
+
+/* The connection's dispatch role once Welcome came (0 before). */
+#define HOLDER_ROLE_READY	1u
 
 /* What the daemon may send a holder. */
 enum holder_msg_kind {
@@ -108,6 +112,7 @@ struct vmsig_holder {
 	/* 0 while usable; otherwise what every later call returns (-EPIPE,
 	 * -EPROTO, or the code of a connection-level Error). */
 	int dead;
+	struct dispatch_state ds;	/* what may arrive now (holder_wire.c) */
 	struct wire_arena *arena;
 	unsigned char *buf;		/* VMSIG_FRAME_MAX bytes */
 	struct holder_qent *qhead, *qtail;
@@ -122,7 +127,7 @@ int holder_wire_pack_hello(void *buf, size_t cap, uint64_t req_id,
     const char *name);
 int holder_wire_pack_request(void *buf, size_t cap,
     const struct holder_req *req);
-int holder_wire_parse(struct wire_arena *a, const void *buf, size_t len,
+int holder_wire_parse(struct vmsig_holder *h, const void *buf, size_t len,
     const int *fds, unsigned int nfds, struct holder_msg *ret_msg);
 void holder_msg_clear(struct holder_msg *m);
 

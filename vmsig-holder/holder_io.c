@@ -14,17 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "holder_int.h"
+#include "num.h"
 
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)num_now_ms();
 }
 
 /* A deadline for timeout_ms; -1 (no deadline) for a negative timeout. */
@@ -139,7 +136,7 @@ holder_io_recv(struct vmsig_holder *h, struct holder_msg *ret_msg)
 		    -EPROTO : r);
 		return h->dead;
 	}
-	r = holder_wire_parse(h->arena, h->buf, len, fds, nfds, ret_msg);
+	r = holder_wire_parse(h, h->buf, len, fds, nfds, ret_msg);
 	if (r < 0) {
 		fdpass_close(fds, nfds);
 		holder_io_fail(h, r == -ENOMEM ? -ENOMEM : -EPROTO);
@@ -190,9 +187,10 @@ holder_io_dequeue(struct vmsig_holder *h)
 
 /*
  * A message that is not the reply we wait for.  Events are queued; a reply
- * to an earlier request that timed out is dropped; a reply to a request
- * never sent, or an unsolicited Welcome, breaks the protocol; an Error for
- * the connection (req_id 0) ends it with the daemon's code.
+ * to an earlier request that timed out is dropped; an Error for the
+ * connection (req_id 0) ends it with the daemon's code.  (A reply to a
+ * request never sent, or a second Welcome, never gets here: the dispatch
+ * table refuses it in holder_wire_parse.)
  */
 int
 holder_io_other(struct vmsig_holder *h, struct holder_msg *m)
@@ -202,9 +200,6 @@ holder_io_other(struct vmsig_holder *h, struct holder_msg *m)
 	if (m->kind == HOLDER_MSG_EVENT) {
 		r = holder_io_enqueue(h, m->ev);
 		m->ev = NULL;
-	} else if (m->kind == HOLDER_MSG_WELCOME || m->req_id > h->next_req) {
-		holder_io_fail(h, -EPROTO);
-		r = -EPROTO;
 	} else if (m->kind == HOLDER_MSG_ERROR && m->req_id == 0) {
 		memcpy(h->error, m->message, sizeof(h->error));
 		holder_io_fail(h, -m->code);

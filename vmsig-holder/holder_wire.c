@@ -4,18 +4,18 @@
  * Hello and the holder's requests (subscriptions, status, leases and
  * writes), and turns each decoded frame from the daemon into a struct
  * holder_msg (events into vmsig_event, StatusReply into struct
- * vmsig_status).  Frames are decoded strictly by wire_decode;
- * what the wire allows but a holder must not accept (a message meant for
- * the daemon, a writable descriptor) is refused here as -EPROTO.
+ * vmsig_status).  Frames are decoded strictly by wire_decode, then
+ * checked against this receiver's dispatch table (proto/dispatch.h): what
+ * the wire allows but a holder must not accept (a message meant for the
+ * daemon, a reply to nothing, a second Welcome, a writable descriptor) is
+ * refused here as -EPROTO.
  *
  * Runs in: holder
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "holder_int.h"
 
@@ -23,16 +23,8 @@ int
 holder_wire_pack_hello(void *buf, size_t cap, uint64_t req_id,
     const char *name)
 {
-	Vmsig__V1__Frame f = VMSIG__V1__FRAME__INIT;
-	Vmsig__V1__Hello hello = VMSIG__V1__HELLO__INIT;
-
-	hello.proto_version = VMSIG_PROTO_VERSION;
-	hello.role = VMSIG__V1__ROLE__ROLE_HOLDER;
-	hello.name = (char *)(uintptr_t)name;
-	f.req_id = req_id;
-	f.msg_case = VMSIG__V1__FRAME__MSG_HELLO;
-	f.hello = &hello;
-	return wire_pack(&f, buf, cap);
+	return wire_pack_hello(buf, cap, req_id, VMSIG__V1__ROLE__ROLE_HOLDER,
+	    name, 0, VMSIG__V1__SOURCE__SOURCE_UNSPECIFIED);
 }
 
 /* The lease and write requests: everything the daemon must check (lease,
@@ -112,29 +104,16 @@ holder_wire_pack_request(void *buf, size_t cap, const struct holder_req *req)
 	return wire_pack(&f, buf, cap);
 }
 
-/* The holder re-checks what the daemon vouches for: a descriptor that could
- * write guest RAM must never reach the caller, whoever sent it. */
-static int
-fd_readonly_file(int fd)
-{
-	struct stat sb;
-	int fl;
-
-	fl = fcntl(fd, F_GETFL);
-	if (fl == -1 || (fl & O_ACCMODE) != O_RDONLY)
-		return 0;
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
-		return 0;
-	return 1;
-}
-
 static int
 event_memctx(const Vmsig__V1__Locator *loc, int fd, vmsig_event *ev)
 {
 	vmsig_memctx mc;
 	vmsig_memseg *segs = NULL;
 
-	if (fd < 0 || !fd_readonly_file(fd))
+	/* The holder re-checks what the daemon vouches for: a descriptor
+	 * that could write guest RAM must never reach the caller, whoever
+	 * sent it. */
+	if (fdpass_check_rdonly(fd, NULL, NULL) < 0)
 		return -EPROTO;
 	if (loc->n_segs > 0 &&
 	    (segs = calloc(loc->n_segs, sizeof(*segs))) == NULL)
@@ -191,9 +170,6 @@ parse_event(const wire_frame *f, const int *fds, unsigned int nfds,
 	vmsig_event *ev;
 	int r;
 
-	/* Events are unsolicited: a req_id would mean a confused daemon. */
-	if (f->req_id != 0)
-		return -EPROTO;
 	ev = calloc(1, sizeof(*ev));
 	if (ev == NULL)
 		return -ENOMEM;
@@ -332,66 +308,159 @@ parse_error(const Vmsig__V1__Error *e, struct holder_msg *m)
 	return 0;
 }
 
+/* What a handler gets: the decoded frame, its descriptors, the result. */
+struct parse_in {
+	const wire_frame *f;
+	const int *fds;
+	unsigned int nfds;
+	struct holder_msg *m;
+};
+
+static int
+on_welcome(void *conn, void *arg)
+{
+	struct vmsig_holder *h = conn;
+	struct parse_in *in = arg;
+
+	in->m->kind = HOLDER_MSG_WELCOME;
+	in->m->peer_id = in->f->welcome->peer_id;
+	in->m->proto_version = in->f->welcome->proto_version;
+	h->ds.role = HOLDER_ROLE_READY;
+	return 0;
+}
+
+static int
+on_error(void *conn, void *arg)
+{
+	struct parse_in *in = arg;
+
+	(void)conn;
+	in->m->kind = HOLDER_MSG_ERROR;
+	return parse_error(in->f->error, in->m);
+}
+
+static int
+on_ack(void *conn, void *arg)
+{
+	struct parse_in *in = arg;
+
+	(void)conn;
+	in->m->kind = HOLDER_MSG_ACK;
+	return 0;
+}
+
+static int
+on_event(void *conn, void *arg)
+{
+	struct parse_in *in = arg;
+
+	(void)conn;
+	in->m->kind = HOLDER_MSG_EVENT;
+	return parse_event(in->f, in->fds, in->nfds, in->m);
+}
+
+static int
+on_status_reply(void *conn, void *arg)
+{
+	struct parse_in *in = arg;
+
+	(void)conn;
+	in->m->kind = HOLDER_MSG_STATUS;
+	return parse_status(in->f->status_reply, in->m);
+}
+
+static int
+on_lease_granted(void *conn, void *arg)
+{
+	struct parse_in *in = arg;
+	const Vmsig__V1__LeaseGranted *g = in->f->lease_granted;
+
+	(void)conn;
+	in->m->kind = HOLDER_MSG_LEASE_GRANTED;
+	in->m->lease_id = g->lease_id;
+	in->m->expires_ms = g->expires_ms;
+	in->m->epoch = g->epoch;
+	/* Lease id 0 means "no lease" in Status: never a grant. */
+	return g->lease_id != 0 ? 0 : -EPROTO;
+}
+
+static int
+on_write_done(void *conn, void *arg)
+{
+	struct parse_in *in = arg;
+
+	(void)conn;
+	in->m->kind = HOLDER_MSG_WRITE_DONE;
+	in->m->written = in->f->mem_write_done->written;
+	return 0;
+}
+
+/* A reply must answer a request this connection sent; one that timed out
+ * still counts (the caller drops it). */
+static int
+outstanding(void *conn, uint64_t req_id)
+{
+	const struct vmsig_holder *h = conn;
+
+	return req_id <= h->next_req;
+}
+
+#define R_NEW	DISPATCH_ROLE(0)
+#define R_READY	DISPATCH_ROLE(HOLDER_ROLE_READY)
+#define REQUEST_REPLY	(DISPATCH_REQ_ID | DISPATCH_REPLY)
+
+/* What a daemon may send a holder, and when.  An Error with req_id 0 is
+ * about the connection; with one, it answers that request. */
+static const struct dispatch_entry holder_entries[] = {
+	[VMSIG__V1__FRAME__MSG_WELCOME] = { "welcome", R_NEW, DISPATCH_ONCE,
+	    0, on_welcome },
+	[VMSIG__V1__FRAME__MSG_ERROR] = { "error", R_NEW | R_READY,
+	    DISPATCH_REPLY, 0, on_error },
+	[VMSIG__V1__FRAME__MSG_ACK] = { "ack", R_READY, REQUEST_REPLY, 0,
+	    on_ack },
+	[VMSIG__V1__FRAME__MSG_EVENT] = { "event", R_READY,
+	    DISPATCH_NO_REQ_ID, 1, on_event },
+	[VMSIG__V1__FRAME__MSG_STATUS_REPLY] = { "status_reply", R_READY,
+	    REQUEST_REPLY, 0, on_status_reply },
+	[VMSIG__V1__FRAME__MSG_LEASE_GRANTED] = { "lease_granted", R_READY,
+	    REQUEST_REPLY, 0, on_lease_granted },
+	[VMSIG__V1__FRAME__MSG_MEM_WRITE_DONE] = { "mem_write_done", R_READY,
+	    REQUEST_REPLY, 0, on_write_done },
+};
+
+static const struct dispatch_table holder_table = {
+	.entries = holder_entries,
+	.n = sizeof(holder_entries) / sizeof(holder_entries[0]),
+	.outstanding = outstanding,
+};
+
 /*
- * Decode one datagram.  On success the message owns the descriptor if it
- * is a MEMCTX event; on failure the descriptors stay the caller's (to
- * close).  Returns -EPROTO for anything a daemon must not send a holder,
+ * Decode one datagram on h's connection and check it against the table
+ * and h's state.  On success the message owns the descriptor if it is a
+ * MEMCTX event; on failure the descriptors stay the caller's (to close).
+ * Returns -EPROTO for anything a daemon must not send a holder (now),
  * -ENOMEM.
  */
 int
-holder_wire_parse(struct wire_arena *a, const void *buf, size_t len,
+holder_wire_parse(struct vmsig_holder *h, const void *buf, size_t len,
     const int *fds, unsigned int nfds, struct holder_msg *ret_msg)
 {
 	struct holder_msg m;
+	struct parse_in in = { .fds = fds, .nfds = nfds, .m = &m };
 	wire_frame *f;
 	int r;
 
-	if (wire_decode(a, buf, len, nfds, &f, NULL) < 0)
+	if (wire_decode(h->arena, buf, len, nfds, &f, NULL) < 0)
 		return -EPROTO;
 	memset(&m, 0, sizeof(m));
 	m.req_id = f->req_id;
-	switch (f->msg_case) {
-	case VMSIG__V1__FRAME__MSG_WELCOME:
-		m.kind = HOLDER_MSG_WELCOME;
-		m.peer_id = f->welcome->peer_id;
-		m.proto_version = f->welcome->proto_version;
-		r = 0;
-		break;
-	case VMSIG__V1__FRAME__MSG_ERROR:
-		m.kind = HOLDER_MSG_ERROR;
-		r = parse_error(f->error, &m);
-		break;
-	case VMSIG__V1__FRAME__MSG_ACK:
-		m.kind = HOLDER_MSG_ACK;
-		r = m.req_id != 0 ? 0 : -EPROTO;
-		break;
-	case VMSIG__V1__FRAME__MSG_EVENT:
-		m.kind = HOLDER_MSG_EVENT;
-		r = parse_event(f, fds, nfds, &m);
-		break;
-	case VMSIG__V1__FRAME__MSG_STATUS_REPLY:
-		m.kind = HOLDER_MSG_STATUS;
-		r = m.req_id != 0 ? parse_status(f->status_reply, &m) : -EPROTO;
-		break;
-	case VMSIG__V1__FRAME__MSG_LEASE_GRANTED:
-		m.kind = HOLDER_MSG_LEASE_GRANTED;
-		m.lease_id = f->lease_granted->lease_id;
-		m.expires_ms = f->lease_granted->expires_ms;
-		m.epoch = f->lease_granted->epoch;
-		/* Lease id 0 means "no lease" in Status: never a grant. */
-		r = m.req_id != 0 && m.lease_id != 0 ? 0 : -EPROTO;
-		break;
-	case VMSIG__V1__FRAME__MSG_MEM_WRITE_DONE:
-		m.kind = HOLDER_MSG_WRITE_DONE;
-		m.written = f->mem_write_done->written;
-		r = m.req_id != 0 ? 0 : -EPROTO;
-		break;
-	default:
-		r = -EPROTO;
-		break;
+	in.f = f;
+	r = dispatch_run(&holder_table, &h->ds, (unsigned int)f->msg_case,
+	    f->req_id, nfds, h, &in, NULL);
+	if (r < 0) {
+		holder_msg_clear(&m);
+		return r == -ENOMEM ? -ENOMEM : -EPROTO;
 	}
-	if (r < 0)
-		return r;
 	*ret_msg = m;
 	return 0;
 }

@@ -16,15 +16,21 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "dispatch.h"
 #include "log.h"
 #include "wire.h"
 
 typedef Vmsig__V1__Frame Frame;
 
+/* Dispatch roles of the connection: before and after Welcome. */
+#define LINK_ROLE_READY	1u
+
 static int link_sock = -1;
 static uint32_t link_cur_epoch;
 static int link_inval_sent;
 static uint64_t link_req = 1;
+static uint64_t link_hello_req;		/* the Hello awaiting its Welcome */
+static struct dispatch_state link_ds;
 static struct wire_arena *link_arena;
 static unsigned char link_buf[VMSIG_FRAME_MAX];
 static char link_why[VMSIG_MSG_MAX + 1];
@@ -61,6 +67,103 @@ send_frame(Frame *f, int fd)
 	    fd >= 0 ? 1 : 0);
 }
 
+static int
+on_welcome(void *conn, void *arg)
+{
+	const Frame *f = arg;
+
+	(void)conn;
+	link_cur_epoch = f->welcome->epoch;
+	link_ds.role = LINK_ROLE_READY;
+	log_info("connected to vmsigd as peer %u; next epoch %u",
+	    f->welcome->peer_id, link_cur_epoch);
+	return 0;
+}
+
+/* Before Welcome, an Error is vmsigd refusing us (we retry later); after
+ * it, the core says we broke the protocol, which is fatal. */
+static int
+on_error(void *conn, void *arg)
+{
+	const Frame *f = arg;
+	const char *msg = f->error->message != NULL ? f->error->message : "";
+
+	(void)conn;
+	if (link_ds.role == LINK_ROLE_READY) {
+		log_warnx("vmsigd: %s", msg);
+		return -EPROTO;
+	}
+	(void)snprintf(link_why, sizeof(link_why), "%s", msg);
+	return f->error->code == EEXIST ? -EEXIST : -EPERM;
+}
+
+/* The core asks us to re-bootstrap for a new epoch: link_recv returns 1. */
+static int
+on_invalidate(void *conn, void *arg)
+{
+	const Frame *f = arg;
+
+	(void)conn;
+	link_cur_epoch = f->invalidate->epoch;
+	return 1;
+}
+
+static int
+on_mem_write_cmd(void *conn, void *arg)
+{
+	const Frame *f = arg;
+	const Vmsig__V1__MemWriteCmd *c = f->mem_write_cmd;
+
+	memwrite_do(conn, f->req_id, c->epoch, c->gpa, c->data.data,
+	    c->data.len);
+	return 0;
+}
+
+/* The one request we send is Hello. */
+static int
+outstanding(void *conn, uint64_t req_id)
+{
+	(void)conn;
+	return link_ds.role == 0 && req_id == link_hello_req;
+}
+
+#define R_NEW	DISPATCH_ROLE(0)
+#define R_READY	DISPATCH_ROLE(LINK_ROLE_READY)
+
+/* What vmsigd may send a helper, and when.  Nothing carries a descriptor. */
+static const struct dispatch_entry link_entries[] = {
+	[VMSIG__V1__FRAME__MSG_WELCOME] = { "welcome", R_NEW,
+	    DISPATCH_ONCE | DISPATCH_REPLY, 0, on_welcome },
+	[VMSIG__V1__FRAME__MSG_ERROR] = { "error", R_NEW | R_READY,
+	    DISPATCH_REPLY, 0, on_error },
+	[VMSIG__V1__FRAME__MSG_INVALIDATE] = { "invalidate", R_READY,
+	    DISPATCH_NO_REQ_ID, 0, on_invalidate },
+	[VMSIG__V1__FRAME__MSG_MEM_WRITE_CMD] = { "mem_write_cmd", R_READY,
+	    DISPATCH_REQ_ID, 0, on_mem_write_cmd },
+};
+
+static const struct dispatch_table link_table = {
+	.entries = link_entries,
+	.n = sizeof(link_entries) / sizeof(link_entries[0]),
+	.outstanding = outstanding,
+};
+
+/* Run one decoded frame through the table; g may be NULL (handshake). */
+static int
+dispatch_frame(struct guest *g, Frame *f, int fd)
+{
+	const char *why = NULL;
+	int r;
+
+	r = dispatch_run(&link_table, &link_ds, (unsigned int)f->msg_case,
+	    f->req_id, fd >= 0 ? 1 : 0, g, f, &why);
+	if (fd >= 0)	/* nothing the core sends us keeps one */
+		(void)close(fd);
+	if (r == -EPROTO && why != NULL)
+		log_warnx("vmsigd sent %s, which %s", wire_msg_name(f), why);
+	return r;
+}
+
 /* Wait for one frame (bounded), decoded into the arena. */
 static int
 recv_frame(int timeout_ms, Frame **ret, int *ret_fd)
@@ -94,36 +197,26 @@ recv_frame(int timeout_ms, Frame **ret, int *ret_fd)
 static int
 handshake(const struct link_cfg *cfg, const char **ret_why)
 {
-	Frame f = VMSIG__V1__FRAME__INIT, *in;
-	Vmsig__V1__Hello h = VMSIG__V1__HELLO__INIT;
-	int r, fd = -1;
+	Frame *in;
+	int n, r, fd = -1;
 
-	h.proto_version = VMSIG_PROTO_VERSION;
-	h.role = VMSIG__V1__ROLE__ROLE_ADAPTER;
-	h.name = (char *)cfg->name;
-	h.endpoint = cfg->endpoint;
-	h.source = VMSIG__V1__SOURCE__SOURCE_MEMCTX;
-	f.req_id = link_req++;
-	f.msg_case = VMSIG__V1__FRAME__MSG_HELLO;
-	f.hello = &h;
-	if ((r = send_frame(&f, -1)) < 0)
+	memset(&link_ds, 0, sizeof(link_ds));
+	link_hello_req = link_req++;
+	n = wire_pack_hello(link_buf, sizeof(link_buf), link_hello_req,
+	    VMSIG__V1__ROLE__ROLE_ADAPTER, cfg->name, cfg->endpoint,
+	    VMSIG__V1__SOURCE__SOURCE_MEMCTX);
+	if (n < 0)
+		return n;
+	if ((r = fdpass_send(link_sock, link_buf, (size_t)n, NULL, 0)) < 0)
 		return r;
 	if ((r = recv_frame(5000, &in, &fd)) < 0)
 		return r == -EPIPE ? -ECONNRESET : r;
-	if (fd >= 0)
-		(void)close(fd);
-	if (in->msg_case == VMSIG__V1__FRAME__MSG_ERROR) {
-		snprintf(link_why, sizeof(link_why), "%s",
-		    in->error->message != NULL ? in->error->message : "");
+	r = dispatch_frame(NULL, in, fd);
+	if (r == -EEXIST || r == -EPERM)
 		*ret_why = link_why;
-		return in->error->code == EEXIST ? -EEXIST : -EPERM;
-	}
-	if (in->msg_case != VMSIG__V1__FRAME__MSG_WELCOME)
-		return -EPROTO;
-	link_cur_epoch = in->welcome->epoch;
-	log_info("connected to vmsigd as peer %u; next epoch %u",
-	    in->welcome->peer_id, link_cur_epoch);
-	return 0;
+	if (r >= 0 && link_ds.role != LINK_ROLE_READY)
+		r = -EPROTO;
+	return r < 0 ? r : 0;
 }
 
 int
@@ -209,15 +302,12 @@ link_reply_written(uint64_t req_id, uint64_t written)
 int
 link_reply_error(uint64_t req_id, int code, const char *message)
 {
-	Frame f = VMSIG__V1__FRAME__INIT;
-	Vmsig__V1__Error e = VMSIG__V1__ERROR__INIT;
+	int n = wire_pack_error(link_buf, sizeof(link_buf), req_id, code,
+	    message);
 
-	e.code = (uint32_t)code;
-	e.message = (char *)message;
-	f.req_id = req_id;
-	f.msg_case = VMSIG__V1__FRAME__MSG_ERROR;
-	f.error = &e;
-	return send_frame(&f, -1);
+	if (n < 0)
+		return n;
+	return fdpass_send(link_sock, link_buf, (size_t)n, NULL, 0);
 }
 
 int
@@ -233,27 +323,8 @@ link_recv(struct guest *g)
 			return 0;
 		if (r < 0)
 			return r;
-		if (fd >= 0) {	/* nothing the core sends us carries one */
-			(void)close(fd);
-			return -EPROTO;
-		}
-		switch (f->msg_case) {
-		case VMSIG__V1__FRAME__MSG_INVALIDATE:
-			link_cur_epoch = f->invalidate->epoch;
-			return 1;
-		case VMSIG__V1__FRAME__MSG_MEM_WRITE_CMD:
-			memwrite_do(g, f->req_id, f->mem_write_cmd->epoch,
-			    f->mem_write_cmd->gpa, f->mem_write_cmd->data.data,
-			    f->mem_write_cmd->data.len);
-			break;
-		case VMSIG__V1__FRAME__MSG_ERROR:
-			log_warnx("vmsigd: %s", f->error->message);
-			return -EPROTO;
-		default:
-			log_warnx("vmsigd sent %s, which a helper never "
-			    "receives", wire_msg_name(f));
-			return -EPROTO;
-		}
+		if ((r = dispatch_frame(g, f, fd)) != 0)
+			return r;
 	}
 	return 0;
 }

@@ -25,6 +25,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "num.h"
 #include "sandbox.h"
 
 #define BACKOFF_MIN_MS	100
@@ -56,12 +57,9 @@ usage(FILE *f)
 static unsigned long
 number(const char *s, const char *what, unsigned long max)
 {
-	char *end;
 	unsigned long v;
 
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno != 0 || *end != '\0' || v == 0 || v > max)
+	if (num_parse_ul(s, 0, max, &v) < 0 || v == 0)
 		fatalx_code(EXIT_MEMCTX_USAGE, "%s: '%s' is not a number in "
 		    "1..%lu", what, s, max);
 	return v;

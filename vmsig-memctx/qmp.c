@@ -22,12 +22,12 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "daemon.h"
+#include "num.h"
 
 struct qmp {
 	int fd;
@@ -91,10 +91,7 @@ qmp_take_events(struct qmp *q)
 static long
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return (long)num_now_ms();
 }
 
 /* One read of what is there, after waiting at most timeout_ms for it. */

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmsigd.h"
@@ -99,20 +98,13 @@ adapter_free(struct adapter *a)
 static const char *
 check_fd(int fd, uint64_t *ret_size)
 {
-	struct stat st;
-	int fl;
+	const char *why = NULL;
 
 	if (fd < 0)
 		return "MemctxReady carries no descriptor";
-	if ((fl = fcntl(fd, F_GETFL)) == -1)
-		return "descriptor unusable (F_GETFL failed)";
-	/* O_PATH|O_RDONLY reads as O_RDONLY in the access mode: refuse it
-	 * separately. */
-	if ((fl & O_ACCMODE) != O_RDONLY || (fl & O_PATH))
-		return "descriptor is not O_RDONLY; vmsigd passes only read-only guest RAM";
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
-		return "descriptor is not a regular file";
-	*ret_size = (uint64_t)st.st_size;
+	/* The same check the holder library makes (proto/fdpass.c). */
+	if (fdpass_check_rdonly(fd, ret_size, &why) < 0)
+		return why;
 	return NULL;
 }
 

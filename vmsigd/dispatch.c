@@ -1,23 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The permission table: for every message a peer may send, in which role
- * it is allowed and who handles it.  A message not allowed for the peer's
- * role (or before Hello) is a protocol error, never silently ignored.
- * Handlers send their own replies; they return -errno only when the peer
- * broke the protocol.
+ * The core's permission table: for every message a peer may send, in which
+ * role and state it is allowed and who handles it; proto/dispatch.c
+ * enforces it.  A message not allowed for the peer's role (or before
+ * Hello, or without its req_id) is a protocol error: the peer gets an
+ * Error and is dropped.  Handlers send their own replies; they return
+ * -errno only when the peer broke the protocol.
  *
  * Runs in: vmsigd
  */
 #include <errno.h>
 #include <string.h>
 
+#include "dispatch.h"
 #include "log.h"
 #include "vmsigd.h"
 #include "wire.h"
-
-#define R_NEW		(1u << ROLE_NEW)
-#define R_HOLDER	(1u << ROLE_HOLDER)
-#define R_ADAPTER	(1u << ROLE_ADAPTER)
 
 static int
 hello_holder(struct peer *p, struct msg *m)
@@ -65,8 +63,10 @@ hello_adapter(struct peer *p, struct msg *m)
 }
 
 static int
-on_hello(struct peer *p, struct msg *m)
+on_hello(void *conn, void *arg)
 {
+	struct peer *p = conn;
+	struct msg *m = arg;
 	enum peer_role want = peer_kind(p) == SOCK_HOLDER ? ROLE_HOLDER :
 	    ROLE_ADAPTER;
 	unsigned char buf[64];
@@ -103,8 +103,10 @@ on_hello(struct peer *p, struct msg *m)
 }
 
 static int
-on_subscribe(struct peer *p, struct msg *m)
+on_subscribe(void *conn, void *arg)
 {
+	struct peer *p = conn;
+	struct msg *m = arg;
 	if (peer_subscribe(p, m->u.subscribe.endpoints, m->u.subscribe.n,
 	    m->u.subscribe.mask) < 0) {
 		peer_error(p, m->req_id, ENOMEM, "subscribe: out of memory");
@@ -117,16 +119,20 @@ on_subscribe(struct peer *p, struct msg *m)
 }
 
 static int
-on_unsubscribe(struct peer *p, struct msg *m)
+on_unsubscribe(void *conn, void *arg)
 {
+	struct peer *p = conn;
+	struct msg *m = arg;
 	peer_unsubscribe(p);
 	peer_ack(p, m->req_id);
 	return 0;
 }
 
 static int
-on_status(struct peer *p, struct msg *m)
+on_status(void *conn, void *arg)
 {
+	struct peer *p = conn;
+	struct msg *m = arg;
 	static unsigned char buf[VMSIG_FRAME_MAX];
 	int n = msg_pack_status(buf, sizeof(buf), m->req_id);
 
@@ -138,36 +144,46 @@ on_status(struct peer *p, struct msg *m)
 }
 
 static int
-on_lease_acquire(struct peer *p, struct msg *m)
+on_lease_acquire(void *conn, void *arg)
 {
+	struct peer *p = conn;
+	struct msg *m = arg;
 	lease_acquire(p, m);
 	return 0;
 }
 
 static int
-on_lease_renew(struct peer *p, struct msg *m)
+on_lease_renew(void *conn, void *arg)
 {
+	struct peer *p = conn;
+	struct msg *m = arg;
 	lease_renew(p, m);
 	return 0;
 }
 
 static int
-on_lease_release(struct peer *p, struct msg *m)
+on_lease_release(void *conn, void *arg)
 {
+	struct peer *p = conn;
+	struct msg *m = arg;
 	lease_release(p, m);
 	return 0;
 }
 
 static int
-on_mem_write(struct peer *p, struct msg *m)
+on_mem_write(void *conn, void *arg)
 {
+	struct peer *p = conn;
+	struct msg *m = arg;
 	lease_mem_write(p, m);
 	return 0;
 }
 
 static int
-on_memctx_ready(struct peer *p, struct msg *m)
+on_memctx_ready(void *conn, void *arg)
 {
+	struct peer *p = conn;
+	struct msg *m = arg;
 	struct endpoint *ep = peer_endpoint(p);
 	const char *why = NULL;
 
@@ -181,8 +197,10 @@ on_memctx_ready(struct peer *p, struct msg *m)
 }
 
 static int
-on_invalidate_request(struct peer *p, struct msg *m)
+on_invalidate_request(void *conn, void *arg)
 {
+	struct peer *p = conn;
+	struct msg *m = arg;
 	const char *r = m->u.inval.reason;
 
 	endpoint_invalidate(peer_endpoint(p), r != NULL && *r != '\0' ? r :
@@ -192,47 +210,74 @@ on_invalidate_request(struct peer *p, struct msg *m)
 
 /* MemWriteResult and Error from a helper answer our MemWriteCmd. */
 static int
-on_write_answer(struct peer *p, struct msg *m)
+on_write_answer(void *conn, void *arg)
 {
+	struct peer *p = conn;
+	struct msg *m = arg;
 	return lease_write_answer(p, m);
 }
 
-static const struct {
-	const char *name;
-	unsigned int roles;
-	int (*handler)(struct peer *, struct msg *);
-} dispatch_table[MSG__MAX] = {
-	[MSG_HELLO] = { "hello", R_NEW, on_hello },
-	[MSG_SUBSCRIBE] = { "subscribe", R_HOLDER, on_subscribe },
-	[MSG_UNSUBSCRIBE] = { "unsubscribe", R_HOLDER, on_unsubscribe },
-	[MSG_STATUS] = { "status", R_HOLDER, on_status },
-	[MSG_LEASE_ACQUIRE] = { "lease_acquire", R_HOLDER, on_lease_acquire },
-	[MSG_LEASE_RENEW] = { "lease_renew", R_HOLDER, on_lease_renew },
-	[MSG_LEASE_RELEASE] = { "lease_release", R_HOLDER, on_lease_release },
-	[MSG_MEM_WRITE] = { "mem_write", R_HOLDER, on_mem_write },
-	[MSG_MEMCTX_READY] = { "memctx_ready", R_ADAPTER, on_memctx_ready },
+#define R_NEW		DISPATCH_ROLE(ROLE_NEW)
+#define R_HOLDER	DISPATCH_ROLE(ROLE_HOLDER)
+#define R_ADAPTER	DISPATCH_ROLE(ROLE_ADAPTER)
+#define REQUEST		DISPATCH_REQ_ID
+#define ANSWER		(DISPATCH_REQ_ID | DISPATCH_REPLY)
+
+/*
+ * What each role may send.  Hello is once (the role it sets is the
+ * record); holder requests carry a req_id their answers echo; the helper
+ * speaks unasked only to offer or give up a context, and otherwise
+ * answers our MemWriteCmd (lease.c matches the answer to the command and
+ * returns -EPROTO for one we never sent).
+ */
+static const struct dispatch_entry dispatch_entries[MSG__MAX] = {
+	[MSG_HELLO] = { "hello", R_NEW, DISPATCH_ONCE, 0, on_hello },
+	[MSG_SUBSCRIBE] = { "subscribe", R_HOLDER, REQUEST, 0, on_subscribe },
+	[MSG_UNSUBSCRIBE] = { "unsubscribe", R_HOLDER, REQUEST, 0,
+	    on_unsubscribe },
+	[MSG_STATUS] = { "status", R_HOLDER, REQUEST, 0, on_status },
+	[MSG_LEASE_ACQUIRE] = { "lease_acquire", R_HOLDER, REQUEST, 0,
+	    on_lease_acquire },
+	[MSG_LEASE_RENEW] = { "lease_renew", R_HOLDER, REQUEST, 0,
+	    on_lease_renew },
+	[MSG_LEASE_RELEASE] = { "lease_release", R_HOLDER, REQUEST, 0,
+	    on_lease_release },
+	[MSG_MEM_WRITE] = { "mem_write", R_HOLDER, REQUEST, 0, on_mem_write },
+	[MSG_MEMCTX_READY] = { "memctx_ready", R_ADAPTER, DISPATCH_NO_REQ_ID,
+	    1, on_memctx_ready },
 	[MSG_INVALIDATE_REQUEST] = { "invalidate_request", R_ADAPTER,
-	    on_invalidate_request },
-	[MSG_MEM_WRITE_RESULT] = { "mem_write_result", R_ADAPTER,
+	    DISPATCH_NO_REQ_ID, 0, on_invalidate_request },
+	[MSG_MEM_WRITE_RESULT] = { "mem_write_result", R_ADAPTER, ANSWER, 0,
 	    on_write_answer },
-	[MSG_ERROR] = { "error", R_ADAPTER, on_write_answer },
+	[MSG_ERROR] = { "error", R_ADAPTER, ANSWER, 0, on_write_answer },
+};
+
+static const struct dispatch_table dispatch_table = {
+	.entries = dispatch_entries,
+	.n = MSG__MAX,
+	.outstanding = NULL,	/* lease_write_answer matches answers */
 };
 
 int
 dispatch(struct peer *p, struct msg *m)
 {
-	enum peer_role role = peer_role(p);
+	struct dispatch_state st = { .role = peer_role(p) };
+	const char *why = NULL;
+	int r;
 
-	if ((unsigned int)m->type >= MSG__MAX ||
-	    dispatch_table[m->type].handler == NULL)
-		return -EPROTO;
-	if (!(dispatch_table[m->type].roles & (1u << role))) {
+	if (st.role != ROLE_NEW)
+		st.seen = 1ull << MSG_HELLO;
+	log_debug("peer %u: %s", peer_id(p),
+	    dispatch_name(&dispatch_table, (unsigned int)m->type));
+	r = dispatch_run(&dispatch_table, &st, (unsigned int)m->type,
+	    m->req_id, m->fd >= 0 ? 1 : 0, p, m, &why);
+	if (r < 0) {
+		/* The peer broke the protocol: it hears why, then goes.
+		 * (Handlers return -errno without dropping the peer.) */
 		counters.protocol_errors++;
-		peer_fail(p, m->req_id, EPROTO, "protocol error: %s is not "
-		    "allowed %s", dispatch_table[m->type].name,
-		    role == ROLE_NEW ? "before hello" : "in this role");
-		return 0;
+		peer_fail(p, m->req_id, EPROTO, "protocol error: %s %s",
+		    dispatch_name(&dispatch_table, (unsigned int)m->type),
+		    why != NULL ? why : "answers no request that was sent");
 	}
-	log_debug("peer %u: %s", peer_id(p), dispatch_table[m->type].name);
-	return dispatch_table[m->type].handler(p, m);
+	return r;
 }

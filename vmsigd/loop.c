@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "num.h"
 #include "vmsigd.h"
 
 #define LOOP_BATCH	64
@@ -126,8 +126,5 @@ loop_quit(void)
 uint64_t
 loop_now_ms(void)
 {
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return num_now_ms();
 }

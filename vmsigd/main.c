@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "num.h"
 #include "sandbox.h"
 #include "vmsigd.h"
 
@@ -53,12 +54,9 @@ struct opts {
 static unsigned long
 number(const char *s, const char *what, unsigned long max)
 {
-	char *end;
 	unsigned long v;
 
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno != 0 || *end != '\0' || v == 0 || v > max)
+	if (num_parse_ul(s, 0, max, &v) < 0 || v == 0)
 		fatalx("%s: '%s' is not a number in 1..%lu", what, s, max);
 	return v;
 }

@@ -141,15 +141,7 @@ int
 msg_pack_error(void *buf, size_t cap, uint64_t req_id, int code,
     const char *message)
 {
-	Frame f = VMSIG__V1__FRAME__INIT;
-	Vmsig__V1__Error e = VMSIG__V1__ERROR__INIT;
-
-	e.code = (uint32_t)code;
-	e.message = (char *)message;
-	f.req_id = req_id;
-	f.msg_case = VMSIG__V1__FRAME__MSG_ERROR;
-	f.error = &e;
-	return pack(&f, buf, cap);
+	return wire_pack_error(buf, cap, req_id, code, message);
 }
 
 int

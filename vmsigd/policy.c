@@ -18,7 +18,6 @@
  *
  * Runs in: vmsigd
  */
-#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -27,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "num.h"
 #include "vmsigd.h"
 
 #define POLICY_MAX	64
@@ -95,14 +95,10 @@ push_why(enum policy_rule rule, int is_gid, unsigned int id,
 static int
 parse_id(const char *s, unsigned int *ret)
 {
-	char *end;
 	unsigned long v;
 
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v >= (unsigned long)(uid_t)-1)
+	/* (uid_t)-1 means "unchanged" to setresuid(2): never an id. */
+	if (num_parse_ul(s, 10, (unsigned long)(uid_t)-1 - 1, &v) < 0)
 		return -EINVAL;
 	*ret = (unsigned int)v;
 	return 0;
@@ -187,14 +183,9 @@ basename_of(const char *path)
 static int
 set_number(const char *v, unsigned long max, unsigned int *ret)
 {
-	char *end;
 	unsigned long n;
 
-	if (!isdigit((unsigned char)*v))
-		return -EINVAL;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno != 0 || *end != '\0' || n == 0 || n > max)
+	if (num_parse_ul(v, 10, max, &n) < 0 || n == 0)
 		return -EINVAL;
 	*ret = (unsigned int)n;
 	return 0;

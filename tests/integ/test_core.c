@@ -5,7 +5,8 @@
  * invalidation reaches everyone, an adapter leaving invalidates, a writable
  * descriptor never reaches a holder, a slow holder is dropped without
  * delaying another, a malformed frame drops only its sender, handshake
- * refusals, and descriptor counts that come back to where they started.
+ * refusals, the receive path's state rules, and descriptor counts that
+ * come back to where they started.
  *
  * Runs in: tests
  */
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -391,6 +393,86 @@ t_handshake_refusals(void **state)
 	vmsig_holder_close(h);
 }
 
+/* Read the Welcome of a raw connection. */
+static void
+raw_welcome(int fd)
+{
+	struct wire_arena *ar = wire_arena_new();
+	unsigned char buf[VMSIG_FRAME_MAX];
+	wire_frame *f;
+	ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+	assert_true(n > 0);
+	assert_int_equal(wire_decode(ar, buf, (size_t)n, 0, &f, NULL), 0);
+	assert_int_equal(f->msg_case, VMSIG__V1__FRAME__MSG_WELCOME);
+	wire_arena_free(ar);
+}
+
+/*
+ * The receive path's promises: a holder that hangs up with frames unread
+ * is no protocol error; an adapter's answer to a command vmsigd never sent
+ * gets an Error{EPROTO}; a Hello whose name holds a NUL is refused.
+ */
+static void
+t_receive_path(void **state)
+{
+	struct fx *fx = *state;
+	struct vmsig_holder *h = h_holder(fx->dir, "bystander"), *quitter;
+	struct vmsig_status *st = NULL;
+	struct pollfd pfd = { .events = POLLIN };
+	unsigned char buf[256];
+	vmsig_event *ev;
+	struct h_proc a;
+	char *x;
+	int fd, n;
+
+	assert_non_null(h);
+	adapter(fx, 7, &a);
+	ev = h_expect(h, VMSIG_EV_MEMCTX, 5000);
+	check_memctx(ev, 1);
+	vmsig_event_free(ev);
+	/* The replay of endpoint 7 sits unread when the holder goes. */
+	quitter = h_holder(fx->dir, "quitter");
+	assert_non_null(quitter);
+	pfd.fd = vmsig_holder_fd(quitter);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	vmsig_holder_close(quitter);
+	/* An answer to nothing. */
+	fd = raw_connect(h_asock(fx->dir));
+	raw_hello(fd, 1, VMSIG__V1__ROLE__ROLE_ADAPTER);
+	raw_welcome(fd);
+	{
+		Vmsig__V1__Frame f = VMSIG__V1__FRAME__INIT;
+		Vmsig__V1__MemWriteResult w = VMSIG__V1__MEM_WRITE_RESULT__INIT;
+
+		w.written = 8;
+		f.req_id = 77;
+		f.msg_case = VMSIG__V1__FRAME__MSG_MEM_WRITE_RESULT;
+		f.mem_write_result = &w;
+		n = wire_pack(&f, buf, sizeof(buf));
+		assert_int_equal(send(fd, buf, (size_t)n, 0), n);
+	}
+	assert_int_equal(raw_error(fd), EPROTO);
+	close(fd);
+	/* "ad\0min" would arrive as "ad" if the bytes were not checked. */
+	fd = raw_connect(h_hsock(fx->dir));
+	n = wire_pack_hello(buf, sizeof(buf), 1, VMSIG__V1__ROLE__ROLE_HOLDER,
+	    "adXmin", 0, 0);
+	assert_true(n > 0);
+	x = memchr(buf, 'X', (size_t)n);
+	assert_non_null(x);
+	*x = '\0';
+	assert_int_equal(send(fd, buf, (size_t)n, 0), n);
+	assert_int_equal(raw_error(fd), EPROTO);
+	close(fd);
+	assert_int_equal(vmsig_holder_status(h, 5000, &st), 0);
+	assert_int_equal(st->protocol_errors, 2);
+	vmsig_status_free(st);
+	assert_int_equal(h_say(&a, "quit"), 0);
+	assert_int_equal(h_wait_exit(&a, 5000), 0);
+	vmsig_holder_close(h);
+}
+
 /* A holder that never reads is dropped; the other one misses nothing. */
 static void
 t_slow_holder(void **state)
@@ -560,6 +642,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_second_adapter_eexist, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_handshake_refusals, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_receive_path, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_slow_holder, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_churn, setup, teardown),

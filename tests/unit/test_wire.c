@@ -4,8 +4,10 @@
  * socketpair, and every malformed case of the strict decoder: truncated
  * datagram, truncated ancillary data, garbage, unknown fields at top level
  * and nested, protobuf-c's over-long tag (field 0), descriptor counts that
- * disagree, values out of their limits, the allocation budget.  Each
- * failure must leave no descriptor behind.
+ * disagree, values out of their limits, the allocation budget, strings
+ * holding NUL.  Each failure must leave no descriptor behind.  Also the
+ * shared receive path: the dispatch table's state rules, the check of a
+ * guest-RAM descriptor, number parsing.
  *
  * Runs in: tests
  */
@@ -20,9 +22,13 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "dispatch.h"
+#include "num.h"
 #include "wire.h"
 
 static int
@@ -330,6 +336,194 @@ t_budget(void **s)
 	free(b);
 }
 
+/* A NUL inside a string, at the top (Hello.name) or nested (a reason in
+ * an Error), refuses the frame: protobuf-c would cut the string short. */
+static void
+t_string_nul(void **s)
+{
+	struct wire_arena *a = wire_arena_new();
+	unsigned char buf[256];
+	wire_frame *f;
+	const char *why = NULL;
+	char *x;
+	int n;
+
+	(void)s;
+	n = wire_pack_hello(buf, sizeof(buf), 1, VMSIG__V1__ROLE__ROLE_HOLDER,
+	    "adXmin", 0, 0);
+	assert_true(n > 0);
+	assert_int_equal(wire_decode(a, buf, (size_t)n, 0, &f, NULL), 0);
+	assert_string_equal(f->hello->name, "adXmin");
+	x = memchr(buf, 'X', (size_t)n);
+	assert_non_null(x);
+	*x = '\0';
+	assert_int_equal(wire_decode(a, buf, (size_t)n, 0, &f, &why), -EBADMSG);
+	assert_string_equal(why, "a string contains NUL");
+	n = wire_pack_error(buf, sizeof(buf), 3, EPERM, "noXpe");
+	assert_true(n > 0);
+	*(char *)memchr(buf, 'X', (size_t)n) = '\0';
+	assert_int_equal(wire_decode(a, buf, (size_t)n, 0, &f, NULL), -EBADMSG);
+	/* Bytes fields may hold anything. */
+	{
+		wire_frame g = VMSIG__V1__FRAME__INIT;
+		Vmsig__V1__MemWriteCmd c = VMSIG__V1__MEM_WRITE_CMD__INIT;
+		uint8_t zero[4] = { 0 };
+
+		c.data.data = zero;
+		c.data.len = sizeof(zero);
+		g.req_id = 1;
+		g.msg_case = VMSIG__V1__FRAME__MSG_MEM_WRITE_CMD;
+		g.mem_write_cmd = &c;
+		n = wire_pack(&g, buf, sizeof(buf));
+		assert_int_equal(wire_decode(a, buf, (size_t)n, 0, &f, NULL), 0);
+	}
+	wire_arena_free(a);
+}
+
+/* The one check of a guest-RAM descriptor, for the core and holders. */
+static void
+t_fd_check(void **s)
+{
+	char path[64];
+	const char *why = NULL;
+	uint64_t size = 0;
+	int mfd, ro, op, p[2];
+
+	(void)s;
+	mfd = memfd_create("t_fd_check", MFD_CLOEXEC);
+	assert_true(mfd >= 0);
+	assert_int_equal(ftruncate(mfd, 8192), 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	op = open(path, O_PATH | O_CLOEXEC);
+	assert_true(ro >= 0 && op >= 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(fdpass_check_rdonly(ro, &size, &why), 0);
+	assert_int_equal(size, 8192);
+	assert_int_equal(fdpass_check_rdonly(mfd, NULL, &why), -EACCES);
+	assert_int_equal(fdpass_check_rdonly(op, NULL, &why), -EACCES);
+	assert_int_equal(fdpass_check_rdonly(p[0], NULL, &why), -EINVAL);
+	assert_string_equal(why, "descriptor is not a regular file");
+	assert_int_equal(fdpass_check_rdonly(-1, NULL, NULL), -EBADF);
+	close(ro);
+	close(op);
+	close(mfd);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A receiver's table as the three roles write them. */
+static int handled;
+
+static int
+count_handler(void *conn, void *msg)
+{
+	(void)conn;
+	(void)msg;
+	handled++;
+	return 0;
+}
+
+static int
+only_req_5(void *conn, uint64_t req_id)
+{
+	(void)conn;
+	return req_id == 5;
+}
+
+enum { T_HELLO, T_REQ, T_EVENT, T_REPLY, T_HOLE, T_N };
+
+static const struct dispatch_entry test_entries[T_N] = {
+	[T_HELLO] = { "hello", DISPATCH_ROLE(0), DISPATCH_ONCE, 0,
+	    count_handler },
+	[T_REQ] = { "req", DISPATCH_ROLE(1), DISPATCH_REQ_ID, 0,
+	    count_handler },
+	[T_EVENT] = { "event", DISPATCH_ROLE(1) | DISPATCH_ROLE(2),
+	    DISPATCH_NO_REQ_ID | DISPATCH_NEEDS_HELLO, 1, count_handler },
+	[T_REPLY] = { "reply", DISPATCH_ROLE(1), DISPATCH_REQ_ID |
+	    DISPATCH_REPLY, 0, count_handler },
+};
+
+static const struct dispatch_table test_table = {
+	test_entries, T_N, only_req_5
+};
+
+static void
+t_dispatch(void **s)
+{
+	struct dispatch_state st = { 0 };
+	const char *why = NULL;
+
+	(void)s;
+	handled = 0;
+#define RUN(type, req, nfds)	dispatch_run(&test_table, &st, (type), (req), \
+	    (nfds), NULL, NULL, &why)
+	/* Before hello only Hello. */
+	assert_int_equal(RUN(T_REQ, 1, 0), -EPROTO);
+	assert_string_equal(why, "is not allowed before hello");
+	assert_int_equal(RUN(T_EVENT, 0, 0), -EPROTO);
+	assert_string_equal(why, "is not allowed before hello");
+	assert_int_equal(RUN(T_HELLO, 1, 0), 0);
+	/* Once. */
+	assert_int_equal(RUN(T_HELLO, 1, 0), -EPROTO);
+	assert_string_equal(why, "is allowed only once");
+	st.role = 1;
+	/* Unknown types and holes in the table. */
+	assert_int_equal(RUN(T_HOLE, 1, 0), -EPROTO);
+	assert_int_equal(RUN(T_N + 7, 1, 0), -EPROTO);
+	assert_int_equal(RUN(1000, 1, 0), -EPROTO);
+	assert_string_equal(dispatch_name(&test_table, 1000), "message");
+	assert_string_equal(dispatch_name(&test_table, T_REPLY), "reply");
+	/* Requests need a req_id, events must not have one. */
+	assert_int_equal(RUN(T_REQ, 0, 0), -EPROTO);
+	assert_string_equal(why, "carries no req_id");
+	assert_int_equal(RUN(T_REQ, 9, 0), 0);
+	assert_int_equal(RUN(T_EVENT, 4, 0), -EPROTO);
+	assert_int_equal(RUN(T_EVENT, 0, 1), 0);
+	assert_int_equal(RUN(T_EVENT, 0, 2), -EPROTO);
+	assert_string_equal(why, "carries too many descriptors");
+	assert_int_equal(RUN(T_REQ, 9, 1), -EPROTO);
+	/* Replies answer what was asked. */
+	assert_int_equal(RUN(T_REPLY, 6, 0), -EPROTO);
+	assert_string_equal(why, "answers no request that was sent");
+	assert_int_equal(RUN(T_REPLY, 5, 0), 0);
+	/* Role 2 may send events only. */
+	st.role = 2;
+	assert_int_equal(RUN(T_REQ, 9, 0), -EPROTO);
+	assert_string_equal(why, "is not allowed in this role");
+	assert_int_equal(RUN(T_EVENT, 0, 0), 0);
+	st.role = 40;
+	assert_int_equal(RUN(T_EVENT, 0, 0), -EPROTO);
+#undef RUN
+	assert_int_equal(handled, 5);
+}
+
+static void
+t_num(void **s)
+{
+	unsigned long v = 0;
+	uint64_t t0, t1;
+
+	(void)s;
+	assert_int_equal(num_parse_ul("42", 10, 100, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(num_parse_ul("0x10", 0, 100, &v), 0);
+	assert_int_equal(v, 16);
+	assert_int_equal(num_parse_ul("101", 10, 100, &v), -ERANGE);
+	assert_int_equal(num_parse_ul("99999999999999999999999", 10, ~0ul,
+	    &v), -ERANGE);
+	assert_int_equal(num_parse_ul("-1", 10, ~0ul, &v), -EINVAL);
+	assert_int_equal(num_parse_ul(" 1", 10, 100, &v), -EINVAL);
+	assert_int_equal(num_parse_ul("+1", 10, 100, &v), -EINVAL);
+	assert_int_equal(num_parse_ul("", 10, 100, &v), -EINVAL);
+	assert_int_equal(num_parse_ul("7x", 10, 100, &v), -EINVAL);
+	assert_int_equal(num_parse_ul(NULL, 10, 100, &v), -EINVAL);
+	assert_int_equal(v, 16);	/* untouched on failure */
+	t0 = num_now_ms();
+	t1 = num_now_ms();
+	assert_true(t1 >= t0);
+}
+
 static void
 t_pack_too_big(void **s)
 {
@@ -368,6 +562,10 @@ main(void)
 		cmocka_unit_test(t_limits),
 		cmocka_unit_test(t_budget),
 		cmocka_unit_test(t_pack_too_big),
+		cmocka_unit_test(t_string_nul),
+		cmocka_unit_test(t_fd_check),
+		cmocka_unit_test(t_dispatch),
+		cmocka_unit_test(t_num),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,21 +27,37 @@ static const struct vmsigctl_cmd cmds[] = {
 	    vmsigctl_status_main },
 	{ "watch", "[--endpoint N]... [--count N] [--timeout SECONDS] [--json]",
 	    "print events as they arrive", vmsigctl_watch_main },
-	{ "read", "ENDPOINT pa|va ADDR LEN [--cr3 HEX] [-o FILE | --json] "
-	    "[--timeout S]",
+	{ "read", "ENDPOINT pa|va ADDR LEN [--cr3 HEX | --pid PID] "
+	    "[-o FILE | --json] [--timeout S]",
 	    "read guest memory: a hex dump, raw bytes or JSON",
 	    vmsigctl_memread_read_main },
-	{ "translate", "ENDPOINT ADDR [--cr3 HEX] [--json] [--timeout S]",
+	{ "translate", "ENDPOINT ADDR [--cr3 HEX | --pid PID] [--json] "
+	    "[--timeout S]",
 	    "translate a virtual address: gpa, page size, rights",
 	    vmsigctl_memread_translate_main },
-	{ "pmap", "ENDPOINT [--cr3 HEX] [--json] [--timeout S]",
+	{ "pmap", "ENDPOINT [--cr3 HEX | --pid PID] [--json] [--timeout S]",
 	    "list the mapped runs of an address space",
 	    vmsigctl_memmap_pmap_main },
-	{ "scan", "ENDPOINT HEXPATTERN [--cr3 HEX | --physical] [--max N] "
-	    "[--json] [--timeout S]",
+	{ "scan", "ENDPOINT HEXPATTERN [--cr3 HEX | --pid PID | --physical] "
+	    "[--max N] [--json] [--timeout S]",
 	    "find a byte pattern (?? is any byte)", vmsigctl_memmap_scan_main },
 	{ "write", "ENDPOINT pa|va ADDR HEXBYTES [--cr3 HEX] [--ttl MS]", "take the write lease, write guest RAM, release it", vmsigctl_write_main },
 	{ "lease", "ENDPOINT [--ttl MS] [--hold SECONDS]", "take the write lease, optionally keep it renewed, release it", vmsigctl_lease_main },
+	{ "ps", "ENDPOINT [--json] [--timeout S]",
+	    "the processes of a Windows guest", vmsigctl_win_ps_main },
+	{ "modules", "ENDPOINT PID [--json] [--timeout S]",
+	    "a process's modules (pid 4: the kernel's)",
+	    vmsigctl_win_modules_main },
+	{ "exports", "ENDPOINT PID MODULE [--json] [--timeout S]",
+	    "the exports of a module (MODULE: name or 0xBASE)",
+	    vmsigctl_winpe_exports_main },
+	{ "sections", "ENDPOINT PID MODULE [--json] [--timeout S]",
+	    "the section headers of a module", vmsigctl_winpe_sections_main },
+	{ "imports", "ENDPOINT PID MODULE [--json] [--timeout S]",
+	    "the imports of a module", vmsigctl_winpe_imports_main },
+	{ "winfo", "ENDPOINT [--json] [--timeout S]",
+	    "the Windows build, kernel and structure offsets found, for bug "
+	    "reports", vmsigctl_win_winfo_main },
 };
 
 void
@@ -65,7 +81,7 @@ usage_all(FILE *f)
 	fprintf(f, "usage: vmsigctl [--socket PATH] COMMAND [OPTIONS]\n"
 	    "       vmsigctl --help\n\ncommands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-7s %s\n          %s\n", cmds[i].name,
+		fprintf(f, "  %-9s %s\n            %s\n", cmds[i].name,
 		    cmds[i].usage, cmds[i].help);
 	fprintf(f, "\nThe socket defaults to $VMSIG_SOCKET, else %s.\n",
 	    VMSIG_HOLDER_SOCKET);
@@ -126,21 +142,122 @@ vmsigctl_parse_u64(const char *s, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
+/*
+ * Length of the UTF-8 sequence at p (1..4) and its code point, or 0 when
+ * the bytes there are not well-formed UTF-8 (overlong forms, surrogates and
+ * values past U+10FFFF included).  Guest strings reach us already decoded,
+ * but a name such as ImageFileName is raw guest bytes: trust none.
+ */
+static size_t
+utf8_seq(const unsigned char *p, uint32_t *ret_cp)
+{
+	uint32_t cp, min;
+	size_t n, i;
+
+	if (p[0] < 0x80) {
+		*ret_cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xe0) == 0xc0)
+		n = 2, cp = p[0] & 0x1f, min = 0x80;
+	else if ((p[0] & 0xf0) == 0xe0)
+		n = 3, cp = p[0] & 0x0f, min = 0x800;
+	else if ((p[0] & 0xf8) == 0xf0)
+		n = 4, cp = p[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	/* A NUL ends the loop here too: it is not a continuation byte. */
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*ret_cp = cp;
+	return n;
+}
+
+/*
+ * A JSON string: quotes, backslashes and control characters escaped,
+ * bytes that are not well-formed UTF-8 replaced by U+FFFD, so the output
+ * parses whatever the guest put in the string.
+ */
 void
 vmsigctl_json_str(FILE *f, const char *s)
 {
-	const unsigned char *p;
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+	size_t n;
 
 	fputc('"', f);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
+	while (*p != '\0') {
+		n = utf8_seq(p, &cp);
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			p++;
+			continue;
+		}
+		if (cp == '"' || cp == '\\')
+			fprintf(f, "\\%c", (int)cp);
+		else if (cp < 0x20 || cp == 0x7f)
+			fprintf(f, "\\u%04x", (unsigned int)cp);
 		else
-			fputc(*p, f);
+			(void)fwrite(p, 1, n, f);
+		p += n;
 	}
 	fputc('"', f);
+}
+
+/* A string or null. */
+void
+vmsigctl_json_strn(FILE *f, const char *s)
+{
+	if (s == NULL)
+		fputs("null", f);
+	else
+		vmsigctl_json_str(f, s);
+}
+
+/*
+ * A guest string for a terminal, left-aligned in `width` columns (0: no
+ * padding): C0 and C1 control characters and DEL (an escape sequence
+ * could rewrite the screen) and bytes that are not UTF-8 become '?'.
+ * NULL prints as "-".  Counts one column per code point.
+ */
+void
+vmsigctl_text_str(FILE *f, const char *s, size_t width)
+{
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "-");
+	size_t n, cols = 0;
+	uint32_t cp;
+
+	while (*p != '\0') {
+		n = utf8_seq(p, &cp);
+		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+			fputc('?', f);
+			p += n == 0 ? 1 : n;
+		} else {
+			(void)fwrite(p, 1, n, f);
+			p += n;
+		}
+		cols++;
+	}
+	for (; cols < width; cols++)
+		fputc(' ', f);
+}
+
+/* Columns vmsigctl_text_str() takes for s. */
+size_t
+vmsigctl_text_width(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "-");
+	size_t n, cols = 0;
+	uint32_t cp;
+
+	for (; *p != '\0'; p += n == 0 ? 1 : n, cols++)
+		n = utf8_seq(p, &cp);
+	return cols;
 }
 
 /* [["0xgpa","0xlen","0xfile_off"], ...] */

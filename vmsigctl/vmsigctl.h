@@ -13,6 +13,7 @@
 #ifndef VMSIGCTL_H
 #define VMSIGCTL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -38,10 +39,34 @@ void vmsigctl_warnx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 int vmsigctl_parse_u64(const char *s, uint64_t max, uint64_t *ret);
 void vmsigctl_json_str(FILE *f, const char *s);
+void vmsigctl_json_strn(FILE *f, const char *s);
+void vmsigctl_text_str(FILE *f, const char *s, size_t width);
+size_t vmsigctl_text_width(const char *s);
 void vmsigctl_json_segs(FILE *f, const vmsig_memseg *segs, uint32_t nseg);
 void vmsigctl_text_layout(FILE *f, const vmsig_memctx *mc,
     const vmsig_memseg *segs);
 int vmsigctl_usage(const char *cmd);
+
+/* vmsigctl_table.c: aligned text tables. */
+#define CTL_TABLE_MAXCOL	16
+
+struct vmsigctl_table {
+	const char *const *head;	/* ncol column titles */
+	size_t ncol;
+	unsigned int right;	/* bit c: column c is right-aligned */
+	char **cell;		/* row-major, n cells */
+	size_t n, cap;
+	int err;		/* sticky -ENOMEM */
+};
+
+void vmsigctl_table_init(struct vmsigctl_table *t, const char *const *head,
+    size_t ncol, unsigned int right);
+void vmsigctl_table_cell(struct vmsigctl_table *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void vmsigctl_table_guest(struct vmsigctl_table *t, const char *prefix,
+    const char *s);
+int vmsigctl_table_print(FILE *f, struct vmsigctl_table *t);
+void vmsigctl_table_free(struct vmsigctl_table *t);
 
 /* vmsigctl_status.c */
 int vmsigctl_status_main(const char *socket, int argc, char **argv);
@@ -58,10 +83,13 @@ int vmsigctl_watch_main(const char *socket, int argc, char **argv);
 #define CTL_MO_OUT	0x04u
 #define CTL_MO_PHYS	0x08u
 #define CTL_MO_MAX	0x10u
+#define CTL_MO_PID	0x20u
 
 struct vmsigctl_memopt {
 	uint64_t cr3;
 	int has_cr3;
+	uint32_t pid;		/* --pid: cr3 is that process's DTB */
+	int has_pid;
 	int json;
 	int physical;
 	int timeout_ms;		/* waiting for the context; default 5 s */
@@ -97,6 +125,31 @@ int vmsigctl_memread_translate_main(const char *socket, int argc,
 /* vmsigctl_memmap.c */
 int vmsigctl_memmap_pmap_main(const char *socket, int argc, char **argv);
 int vmsigctl_memmap_scan_main(const char *socket, int argc, char **argv);
+
+/* vmsigctl_win.c: the Windows commands and their common ground. */
+struct vmsig_win;
+struct vmsigctl_win {
+	struct vmsigctl_mem m;
+	struct vmsig_win *win;
+};
+
+int vmsigctl_win_attach(const char *socket, uint32_t endpoint,
+    int timeout_ms, struct vmsigctl_win *w);
+void vmsigctl_win_detach(struct vmsigctl_win *w);
+int vmsigctl_win_dtb(struct vmsigctl_win *w, uint32_t pid, uint64_t *ret);
+int vmsigctl_win_pid_cr3(const struct vmsigctl_mem *m, uint32_t pid,
+    uint64_t *ret);
+int vmsigctl_win_parse_pid(const char *s, uint32_t *ret);
+void vmsigctl_win_listing_warn(const char *what, int status,
+    uint64_t fault_va);
+int vmsigctl_win_ps_main(const char *socket, int argc, char **argv);
+int vmsigctl_win_modules_main(const char *socket, int argc, char **argv);
+int vmsigctl_win_winfo_main(const char *socket, int argc, char **argv);
+
+/* vmsigctl_winpe.c: PE images in guest memory. */
+int vmsigctl_winpe_exports_main(const char *socket, int argc, char **argv);
+int vmsigctl_winpe_sections_main(const char *socket, int argc, char **argv);
+int vmsigctl_winpe_imports_main(const char *socket, int argc, char **argv);
 
 /* vmsigctl_write.c */
 int vmsigctl_write_main(const char *socket, int argc, char **argv);

@@ -66,6 +66,10 @@ one_opt(int c, unsigned int allowed, struct vmsigctl_memopt *o)
 		    o->max == 0)
 			return -EINVAL;
 		return 0;
+	case 'P':
+		o->has_pid = 1;
+		return (allowed & CTL_MO_PID) ?
+		    vmsigctl_win_parse_pid(optarg, &o->pid) : -EINVAL;
 	case 't':
 		return parse_secs(optarg, &o->timeout_ms);
 	default:
@@ -90,6 +94,7 @@ vmsigctl_mem_opts(int argc, char **argv, unsigned int allowed,
 		{ "physical", no_argument, NULL, 'p' },
 		{ "max", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "pid", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -100,8 +105,10 @@ vmsigctl_mem_opts(int argc, char **argv, unsigned int allowed,
 		if (one_opt(c, allowed, o) < 0)
 			return -EINVAL;
 	/* Raw bytes and JSON both want to be the output; a physical scan
-	 * has no address space to name. */
-	if ((o->out != NULL && o->json) || (o->physical && o->has_cr3))
+	 * has no address space to name; --cr3 and --pid both name one. */
+	if ((o->out != NULL && o->json) ||
+	    (o->physical && (o->has_cr3 || o->has_pid)) ||
+	    (o->has_cr3 && o->has_pid))
 		return -EINVAL;
 	*ret_first = optind;
 	return 0;
@@ -229,11 +236,16 @@ vmsigctl_mem_detach(struct vmsigctl_mem *m)
 	m->mem = NULL;
 }
 
-/* --cr3, else the endpoint's kcr3.  CTL_OK, or CTL_FAIL after a message. */
+/*
+ * --cr3, else the DTB of --pid's process (found through the Windows
+ * context), else the endpoint's kcr3.  CTL_OK, or CTL_FAIL after a message.
+ */
 int
 vmsigctl_mem_cr3(const struct vmsigctl_mem *m,
     const struct vmsigctl_memopt *o, uint64_t *ret)
 {
+	if (o->has_pid)
+		return vmsigctl_win_pid_cr3(m, o->pid, ret);
 	if (o->has_cr3) {
 		*ret = o->cr3;
 		return CTL_OK;

@@ -77,8 +77,8 @@ vmsigctl_memmap_pmap_main(const char *socket, int argc, char **argv)
 	uint32_t ep;
 	int first, r;
 
-	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_JSON, &o,
-	    &first) < 0 || argc - first != 1 ||
+	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_PID |
+	    CTL_MO_JSON, &o, &first) < 0 || argc - first != 1 ||
 	    vmsigctl_mem_endpoint(argv[first], &ep) < 0)
 		return vmsigctl_usage("pmap");
 	if ((r = vmsigctl_mem_attach(socket, ep, o.timeout_ms, &m)) != CTL_OK)
@@ -182,8 +182,9 @@ vmsigctl_memmap_scan_main(const char *socket, int argc, char **argv)
 	uint32_t ep;
 	int first, len, r;
 
-	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_JSON |
-	    CTL_MO_PHYS | CTL_MO_MAX, &o, &first) < 0 || argc - first != 2 ||
+	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_PID |
+	    CTL_MO_JSON | CTL_MO_PHYS | CTL_MO_MAX, &o, &first) < 0 ||
+	    argc - first != 2 ||
 	    vmsigctl_mem_endpoint(argv[first], &ep) < 0 ||
 	    (len = parse_pattern(argv[first + 1], pat, mask)) < 0)
 		return vmsigctl_usage("scan");

@@ -219,10 +219,10 @@ vmsigctl_memread_read_main(const char *socket, int argc, char **argv)
 	int first, r;
 
 	memset(&rd, 0, sizeof(rd));
-	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_JSON |
-	    CTL_MO_OUT, &o, &first) < 0 ||
+	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_PID |
+	    CTL_MO_JSON | CTL_MO_OUT, &o, &first) < 0 ||
 	    read_operands(argc - first, argv + first, &ep, &rd) < 0 ||
-	    (o.has_cr3 && !rd.va))
+	    ((o.has_cr3 || o.has_pid) && !rd.va))
 		return vmsigctl_usage("read");
 	if ((r = vmsigctl_mem_attach(socket, ep, o.timeout_ms, &m)) != CTL_OK)
 		return r;
@@ -284,8 +284,8 @@ vmsigctl_memread_translate_main(const char *socket, int argc, char **argv)
 	uint32_t ep;
 	int first, r;
 
-	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_JSON, &o,
-	    &first) < 0 || argc - first != 2 ||
+	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_PID |
+	    CTL_MO_JSON, &o, &first) < 0 || argc - first != 2 ||
 	    vmsigctl_mem_endpoint(argv[first], &ep) < 0 ||
 	    vmsigctl_mem_addr(argv[first + 1], &va) < 0)
 		return vmsigctl_usage("translate");

@@ -287,10 +287,11 @@ load(json_object *root, struct gg_manifest *m)
 	    (r = load_probes(root, m)) < 0 || (r = load_maps(root, m)) < 0 ||
 	    (r = load_patterns(root, m)) < 0)
 		return r;
-	if (json_object_object_get_ex(root, "decoy_stubs", &v))
-		return load_u64_list(root, "decoy_stubs", &m->decoy_stubs,
-		    &m->ndecoy_stubs);
-	return 0;
+	if (json_object_object_get_ex(root, "decoy_stubs", &v) &&
+	    (r = load_u64_list(root, "decoy_stubs", &m->decoy_stubs,
+	    &m->ndecoy_stubs)) < 0)
+		return r;
+	return gg_win_load(root, m);
 }
 
 static char *
@@ -373,6 +374,7 @@ gg_manifest_free(struct gg_manifest *m)
 	free(m->maps);
 	free(m->patterns);
 	free(m->decoy_stubs);
+	gg_win_free(&m->win);
 	free(m);
 }
 

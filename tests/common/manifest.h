@@ -35,6 +35,95 @@ struct gg_pattern {
 	uint8_t *bytes;
 };
 
+/* The Windows scene ("win" in the manifest; README.md has the format). */
+struct gg_win_proc {
+	uint32_t pid, ppid;
+	char *name;		/* ImageFileName as stored (at most 15 bytes) */
+	char *path;		/* UTF-8 image path; NULL when the guest has none
+				 * or it cannot be read (see path_fault) */
+	uint64_t eprocess;	/* VA of the EPROCESS */
+	uint64_t dtb;		/* DirectoryTableBase as stored (System: kcr3|2) */
+	uint64_t user_dtb;	/* UserDirectoryTableBase (0: none) */
+	uint64_t peb;		/* VA (0: none) */
+	int exited, wow64;
+	uint64_t path_fault;	/* 0, or the PEB VA: reading the path fails
+				 * with -EFAULT inside that page */
+};
+
+struct gg_win_module {
+	char *name, *path;	/* BaseDllName, FullDllName (UTF-8) */
+	uint64_t base, size, entry;
+};
+
+struct gg_win_modlist {
+	uint32_t pid;		/* 4: the kernel's PsLoadedModuleList */
+	uint64_t fault_va;	/* 0, or the PEB VA: listing fails -EFAULT */
+	size_t n;
+	struct gg_win_module *v;	/* load order */
+};
+
+struct gg_win_section {
+	char *name;
+	uint64_t va, size;
+	uint32_t characteristics;
+};
+
+struct gg_win_export {
+	char *name;		/* NULL: by ordinal only */
+	uint32_t ordinal;	/* biased */
+	uint64_t va;		/* 0 for a forwarder */
+	char *forward;		/* "NTDLL.RtlAllocateHeap", or NULL */
+};
+
+struct gg_win_import {
+	char *module;
+	char *name;		/* NULL: by ordinal */
+	uint32_t ordinal;	/* the ordinal, or the hint of a named import */
+	uint64_t iat;		/* VA of the IAT slot */
+};
+
+struct gg_win_pe {
+	uint32_t pid;		/* open it in this process (4: kernel) */
+	char *module;		/* its BaseDllName in that module list */
+	uint64_t base;
+	unsigned int bits;	/* 64 or 32 */
+	size_t nsections, nexports, nimports;
+	struct gg_win_section *sections;
+	struct gg_win_export *exports;	/* ordinal order */
+	struct gg_win_import *imports;	/* descriptor order */
+};
+
+struct gg_win_offset {
+	char *name;		/* "EPROCESS.UniqueProcessId" */
+	uint32_t offset;
+};
+
+struct gg_win {
+	int present;		/* 0: an image without a Windows scene */
+	uint32_t build;		/* NtBuildNumber & 0xffff */
+	uint64_t build_raw;	/* NtBuildNumber as stored */
+	char *layout;		/* "19045", "shifted", ... */
+	uint64_t kernel_base, kernel_size, system_eprocess;
+	uint64_t ps_active_process_head;	/* not exported: in .data */
+	uint64_t ps_loaded_module_list;
+	uint64_t mm_process_list;	/* the MmProcessLinks head (a trap) */
+	unsigned int opt_procs, opt_modules, opt_exports;
+	int corrupt_ring;
+	size_t noffsets;
+	struct gg_win_offset *offsets;
+	size_t nprocs;
+	struct gg_win_proc *procs;	/* ring order, System first; only
+					 * what a walk reaches before a break */
+	int ring_status;	/* 0, or EBADMSG (74): the walk ends after
+				 * procs[nprocs - 1] */
+	size_t ndecoys;
+	uint64_t *decoys;	/* EPROCESS-like objects no list reaches */
+	size_t nmodlists;
+	struct gg_win_modlist *modlists;
+	size_t npe;
+	struct gg_win_pe *pe;
+};
+
 struct gg_manifest {
 	char *image;		/* path of the RAM file */
 	uint64_t file_size;	/* bytes of the file */
@@ -66,7 +155,26 @@ struct gg_manifest {
 	size_t ndecoy_stubs;
 	uint64_t *decoy_stubs;	/* PAs of low-stub decoys, each failing one
 				 * test */
+
+	struct gg_win win;	/* win.present == 0 without a Windows scene */
 };
+
+/*
+ * manifest_win.c: load the "win" object of the JSON root (a json_object *)
+ * into m->win (absent: m->win.present stays 0); 0 or -EINVAL, -ENOMEM.
+ * gg_win_free() releases what it loaded (gg_manifest_free calls it).
+ */
+int gg_win_load(void *json_root, struct gg_manifest *m);
+void gg_win_free(struct gg_win *w);
+
+/* The Windows process with `pid`, or NULL. */
+const struct gg_win_proc *gg_win_proc_by_pid(const struct gg_manifest *m,
+    uint32_t pid);
+/* The module list of `pid`, or NULL. */
+const struct gg_win_modlist *gg_win_mods_by_pid(const struct gg_manifest *m,
+    uint32_t pid);
+/* The value of offset `name` ("EPROCESS.Peb"), or -1. */
+int64_t gg_win_offset(const struct gg_manifest *m, const char *name);
 
 /*
  * Load a manifest.  Returns 0 and *ret (the caller frees it with

@@ -27,8 +27,9 @@
 struct opts {
 	const char *out, *manifest, *reboot;
 	uint64_t size, low, seed;
-	int have_low, have_seed, lowstub, noise_only;
+	int have_low, have_seed, lowstub, noise_only, have_win;
 	unsigned int fill;
+	struct win_opts win;
 };
 
 static void __attribute__((noreturn))
@@ -39,8 +40,12 @@ usage(const char *why)
 	fprintf(stderr,
 	    "usage: guestgen --out IMAGE --manifest FILE --size BYTES [--low BYTES]\n"
 	    "                [--seed N] [--no-lowstub] [--noise-only] [--fill PERCENT]\n"
+	    "                [--windows BUILD|none] [--procs N] [--modules N]\n"
+	    "                [--exports N] [--corrupt-ring]\n"
 	    "       guestgen --reboot IMAGE --manifest FILE [--seed N]\n"
-	    "BYTES: decimal or 0x hex, optional K, M or G suffix.\n");
+	    "BYTES: decimal or 0x hex, optional K, M or G suffix.\n"
+	    "BUILD: 17763, 18363, 19041-19045, 20348, 22000, 22621, 22631,\n"
+	    "       26100, shifted (default 19045).\n");
 	exit(1);
 }
 
@@ -88,6 +93,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "noise-only", no_argument, NULL, 'N' },
 		{ "fill", required_argument, NULL, 'f' },
 		{ "reboot", required_argument, NULL, 'r' },
+		{ "windows", required_argument, NULL, 'w' },
+		{ "procs", required_argument, NULL, 'P' },
+		{ "modules", required_argument, NULL, 'M' },
+		{ "exports", required_argument, NULL, 'E' },
+		{ "corrupt-ring", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -97,6 +107,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->lowstub = 1;
 	o->seed = 1;
+	o->win.build = "19045";
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': o->out = optarg; break;
@@ -122,6 +133,32 @@ parse_args(int argc, char **argv, struct opts *o)
 			if (parse_size(optarg, &v) < 0 || v > 100)
 				usage("--fill: a percentage, 0 to 100");
 			o->fill = (unsigned int)v;
+			break;
+		case 'w':
+			o->win.build = optarg;
+			o->have_win = 1;
+			break;
+		case 'P':
+			if (parse_size(optarg, &v) < 0 || v < 1 || v > 4096)
+				usage("--procs: 1 to 4096");
+			o->win.procs = (unsigned int)v;
+			o->have_win = 1;
+			break;
+		case 'M':
+			if (parse_size(optarg, &v) < 0 || v < 5 || v > 1000)
+				usage("--modules: 5 to 1000");
+			o->win.modules = (unsigned int)v;
+			o->have_win = 1;
+			break;
+		case 'E':
+			if (parse_size(optarg, &v) < 0 || v < 12 || v > 20000)
+				usage("--exports: 12 to 20000");
+			o->win.exports = (unsigned int)v;
+			o->have_win = 1;
+			break;
+		case 'C':
+			o->win.corrupt_ring = 1;
+			o->have_win = 1;
 			break;
 		case 'h': usage(NULL);
 		default: usage(NULL);
@@ -162,6 +199,8 @@ generate(struct opts *o)
 	g.lowstub = o->lowstub && !o->noise_only;
 	g.noise_only = o->noise_only;
 	g.fill = o->fill;
+	if (!o->noise_only)
+		win_new(&g, &o->win);
 	fd = open(o->out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1)
 		err(1, "%s", o->out);
@@ -174,6 +213,7 @@ generate(struct opts *o)
 	if (close(fd) == -1)
 		err(1, "%s: close", o->out);
 	manifest_out_write(&g, o->manifest);
+	win_free(&g);
 	image_free(&g);
 }
 
@@ -255,12 +295,16 @@ reboot(struct opts *o)
 	g.seed = g.rng = o->have_seed ? o->seed : old.seed + 1;
 	g.lowstub = old.lowstub;
 	g.noise_only = old.kcr3 == 0;
+	if (!g.noise_only && old.win.build != NULL)
+		win_new(&g, &old.win);
 	forget_old(&g, fd, &old);
+	free(old.procs);
 	scene_build(&g);
 	image_flush(&g, fd);
 	if (close(fd) == -1)
 		err(1, "%s: close", o->reboot);
 	manifest_out_write(&g, o->manifest);
+	win_free(&g);
 	image_free(&g);
 }
 
@@ -274,13 +318,15 @@ main(int argc, char **argv)
 		usage("--manifest FILE is required");
 	if (o.reboot != NULL) {
 		if (o.out != NULL || o.size != 0 || o.have_low || o.fill ||
-		    o.noise_only || !o.lowstub)
+		    o.noise_only || !o.lowstub || o.have_win)
 			usage("--reboot takes only --manifest and --seed");
 		reboot(&o);
 		return 0;
 	}
 	if (o.out == NULL || o.size == 0)
 		usage("--out IMAGE and --size BYTES are required");
+	if (o.noise_only && o.have_win)
+		usage("--noise-only has no Windows scene");
 	check_layout(&o);
 	generate(&o);
 	return 0;

@@ -87,8 +87,8 @@ struct guest {
 	uint64_t psisp_va;	/* VA of the PsInitialSystemProcess variable */
 	uint64_t onegig_va;
 	uint64_t kimg[2];	/* the kernel image's two 2 MiB frames */	/* VA of the 1 GiB page of guest-physical 0 */
-	uint64_t procs[4];
-	size_t nproc;
+	uint64_t *procs;	/* every PML4 that validates, System first */
+	size_t nproc, procs_cap;
 	unsigned int self_idx;
 	uint64_t decoy_pml4;
 	uint64_t decoy_stubs[4];
@@ -99,6 +99,16 @@ struct guest {
 	size_t nprobes, probes_cap;
 	struct gg_pat_out *pats;
 	size_t npats, pats_cap;
+
+	/* The Windows scene (win*.c); NULL with --windows none. */
+	struct win *win;
+};
+
+/* Windows scene options (guestgen.c fills them, win.c reads them). */
+struct win_opts {
+	const char *build;	/* "19045", "shifted", ...; NULL: none */
+	unsigned int procs, modules, exports;
+	int corrupt_ring;
 };
 
 /* image.c: PRNG, layout, frame reservations, the page store, output. */
@@ -133,8 +143,17 @@ int	build_lookup(const struct guest *, uint64_t cr3, uint64_t va,
 	    uint64_t *ret_gpa);
 
 /* pe.c: the kernel image. */
+#define PE_KIMG_SIZE	(2 * GG_2M)
 void	pe_frames(struct guest *);
 void	pe_build(struct guest *);
+void	pe_kwrite(struct guest *, uint32_t rva, const void *buf, size_t len);
+
+/* win.c: the Windows scene (EPROCESS ring, PEBs, modules, PE images). */
+void	win_new(struct guest *, const struct win_opts *);
+void	win_kernel(struct guest *, unsigned int pool_slot);
+void	win_build(struct guest *);
+void	win_free(struct guest *);
+void	scene_add_proc(struct guest *, uint64_t cr3);
 
 /* scene.c: everything in the guest, and the ground truth. */
 void	scene_probe(struct guest *, uint64_t cr3, uint64_t va, size_t len);
@@ -150,8 +169,10 @@ void	decoy_noise(struct guest *, unsigned int nrandom, unsigned int ntables);
 struct gg_old {
 	uint64_t file_size, low, kcr3, lowstub_pa, seed;
 	int lowstub;
-	uint64_t procs[8];
+	uint64_t *procs;	/* every PML4 of the old boot (malloc'd) */
 	size_t nproc;
+	struct win_opts win;	/* the Windows scene options it was made with */
+	char build[16];
 };
 void	manifest_out_write(const struct guest *, const char *path);
 int	manifest_out_read(const char *path, struct gg_old *ret);

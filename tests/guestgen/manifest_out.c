@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guestgen.h"
+#include "win.h"
+
+#define MAX_TEXT	(64u << 20)
 
 static void
 hex(FILE *f, const char *key, uint64_t v, const char *sep)
@@ -177,8 +179,11 @@ manifest_out_write(const struct guest *g, const char *path)
 		hexbytes(f, g->pats[i].bytes, sizeof(g->pats[i].bytes));
 		fputc('}', f);
 	}
-	fprintf(f, "],\n\"fill\":%u,\"seed\":%llu\n}\n", g->fill,
+	fprintf(f, "],\n\"fill\":%u,\"seed\":%llu", g->fill,
 	    (unsigned long long)g->seed);
+	if (g->win != NULL)
+		win_out(g, f);
+	fputs("\n}\n", f);
 	if (ferror(f) | fclose(f))
 		err(2, "%s: write", path);
 }
@@ -218,15 +223,45 @@ slurp(const char *path)
 
 	if (f == NULL)
 		return NULL;
-	buf = malloc(1 << 22);
+	buf = malloc(MAX_TEXT);
 	if (buf == NULL) {
 		fclose(f);
 		return NULL;
 	}
-	n = fread(buf, 1, (1 << 22) - 1, f);
+	n = fread(buf, 1, MAX_TEXT - 1, f);
 	buf[n] = '\0';
 	fclose(f);
 	return buf;
+}
+
+/* The Windows scene's options, so a reboot makes the same kind of guest. */
+static void
+win_opts_read(const char *text, struct gg_old *ret)
+{
+	const char *w = strstr(text, "\"win\":{"), *p;
+	uint64_t v;
+	size_t n;
+
+	if (w == NULL)
+		return;
+	p = field(w, "layout");
+	if (p == NULL || *p != '"')
+		return;
+	n = strcspn(p + 1, "\"");
+	if (n == 0 || n >= sizeof(ret->build))
+		return;
+	memcpy(ret->build, p + 1, n);
+	if (field_u64(w, "build", &v) == 0 && strcmp(ret->build, "shifted"))
+		snprintf(ret->build, sizeof(ret->build), "%u", (unsigned int)v);
+	ret->win.build = ret->build;
+	if (field_u64(w, "procs", &v) == 0)
+		ret->win.procs = (unsigned int)v;
+	if (field_u64(w, "modules", &v) == 0)
+		ret->win.modules = (unsigned int)v;
+	if (field_u64(w, "exports", &v) == 0)
+		ret->win.exports = (unsigned int)v;
+	p = field(w, "corrupt_ring");
+	ret->win.corrupt_ring = p != NULL && strncmp(p, "true", 4) == 0;
 }
 
 /* Returns 0, or -errno (-EINVAL: not a manifest guestgen wrote). */
@@ -235,6 +270,7 @@ manifest_out_read(const char *path, struct gg_old *ret)
 {
 	char *text = slurp(path);
 	const char *p;
+	size_t cap = 0;
 	int r = 0;
 
 	if (text == NULL)
@@ -252,13 +288,16 @@ manifest_out_read(const char *path, struct gg_old *ret)
 		free(text);
 		return -EINVAL;
 	}
-	for (p++; *p == '"' && ret->nproc < 8; ) {
+	for (p++; *p == '"'; ) {
+		ret->procs = image_grow(ret->procs, &cap, ret->nproc,
+		    sizeof(*ret->procs));
 		ret->procs[ret->nproc++] = strtoull(p + 1, NULL, 0);
 		p = strchr(p + 1, '"');
 		p = p ? p + 1 : "";
 		if (*p == ',')
 			p++;
 	}
+	win_opts_read(text, ret);
 	free(text);
 	return 0;
 }

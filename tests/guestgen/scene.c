@@ -140,7 +140,10 @@ kernel_pool(struct guest *g, uint64_t va)
 		build_map(g, g->kcr3, va + i * GG_4K, f, GG_4K, pool_leaf(i),
 		    E_RW, 1);
 	}
-	/* The System EPROCESS; DirectoryTableBase keeps low bits set. */
+	/*
+	 * The System EPROCESS, or with a Windows scene a stale DirectoryTableBase
+	 * (the scene's System EPROCESS replaces it); low bits set.
+	 */
 	ep = va + (2 + image_randn(g, 4)) * GG_4K + 0x10 * image_randn(g, 64);
 	g->sys_eproc = ep;
 	if (!build_lookup(g, g->kcr3, ep, &f))
@@ -234,6 +237,14 @@ one_gig(struct guest *g, unsigned int idx)
 	g->onegig_va = va;
 }
 
+void
+scene_add_proc(struct guest *g, uint64_t cr3)
+{
+	g->procs = image_grow(g->procs, &g->procs_cap, g->nproc,
+	    sizeof(*g->procs));
+	g->procs[g->nproc++] = cr3;
+}
+
 static void
 process(struct guest *g, unsigned int n)
 {
@@ -241,7 +252,7 @@ process(struct guest *g, unsigned int n)
 	unsigned int i;
 
 	build_clone_kernel(g, g->kcr3, pml4);
-	g->procs[g->nproc++] = pml4;
+	scene_add_proc(g, pml4);
 	uva = 0x00007ff600000000ull + (image_randn(g, 1u << 16) << 16);
 	for (i = 0; i < USER_PAGES; i++) {
 		uint64_t leaf = E_P | E_US | ((i & 1) ? E_RW : 0) |
@@ -291,7 +302,7 @@ pick_slot(struct guest *g, const unsigned int *used, size_t nused,
 static void
 kernel_space(struct guest *g)
 {
-	unsigned int used[4] = { 496 }, pool, gig;
+	unsigned int used[5] = { 496 }, pool, gig;
 	uint64_t va;
 
 	pool = used[1] = pick_slot(g, used, 1, 256, 496);
@@ -300,6 +311,9 @@ kernel_space(struct guest *g)
 	va = GG_KVA(pool) + image_randn(g, 512) * GG_1G +
 	    image_randn(g, 500) * GG_2M;
 	kernel_pool(g, va);
+	/* The Windows pool: the System EPROCESS the kernel image points at. */
+	if (g->win != NULL)
+		win_kernel(g, used[4] = pick_slot(g, used, 4, 256, 496));
 	pe_build(g);
 	one_gig(g, gig);
 	odd_frames(g, va + 2 * GG_2M);
@@ -327,11 +341,13 @@ scene_build(struct guest *g)
 	}
 	pe_frames(g);
 	g->kcr3 = build_table(g);
-	g->procs[g->nproc++] = g->kcr3;
+	scene_add_proc(g, g->kcr3);
 	kernel_space(g);
 	n = 2 + (unsigned int)image_randn(g, 2);
 	for (i = 1; i <= n; i++)
 		process(g, i);
+	if (g->win != NULL)
+		win_build(g);
 	decoy_pml4(g);
 	if (g->lowstub) {
 		decoy_lowstub(g);

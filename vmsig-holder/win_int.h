@@ -105,8 +105,7 @@ struct vmsig_win {
 	uint32_t span_lo, span_hi;
 	uint64_t exit_value;	/* what WO_EXIT holds in a live process */
 	uint64_t fault_va;	/* of the last call that failed -EFAULT */
-	struct win_pidc pidc[WIN_PIDCACHE];
-	size_t npidc;
+	struct win_pidc pidc[WIN_PIDCACHE];	/* by (pid / 4) % size */
 };
 
 /* LDR_DATA_TABLE_ENTRY bytes read per module (BaseDllName ends at 0x68). */
@@ -140,6 +139,8 @@ win_pe_in(const struct vmsig_win_pe *pe, uint64_t rva, uint64_t len)
 /* win_str.c: strings from the guest, bounded. */
 size_t win_str_utf16(const uint8_t *src, size_t nunits, char *dst,
     size_t cap);
+int win_str_unicode_buf(struct vmsig_mem *mem, uint64_t cr3,
+    const uint8_t *us, int user, char *out, size_t cap, uint64_t *ret_fault);
 int win_str_unicode(struct vmsig_mem *mem, uint64_t cr3, const uint8_t *us,
     int user, char **ret, uint64_t *ret_fault);
 int win_str_cstr(struct vmsig_mem *mem, uint64_t cr3, uint64_t va,

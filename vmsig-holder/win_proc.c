@@ -25,6 +25,44 @@ struct rec {
 	uint8_t b[WIN_EPROC_SCAN];
 };
 
+/*
+ * A snapshot and the blocks its strings live in: one allocation per 16 KiB
+ * of paths instead of one per process.
+ */
+#define ARENA_BLK	16384u
+struct blk {
+	struct blk *next;
+	size_t used, cap;
+	char data[];
+};
+struct procs_box {
+	struct vmsig_win_procs pub;	/* first: the public pointer */
+	struct blk *blk;
+};
+
+static char *
+arena_dup(struct procs_box *b, const char *s, size_t n)
+{
+	struct blk *k = b->blk;
+	char *d;
+
+	if (k == NULL || k->cap - k->used < n + 1) {
+		size_t cap = n + 1 > ARENA_BLK ? n + 1 : ARENA_BLK;
+
+		if ((k = malloc(sizeof(*k) + cap)) == NULL)
+			return NULL;
+		k->next = b->blk;
+		k->used = 0;
+		k->cap = cap;
+		b->blk = k;
+	}
+	d = k->data + k->used;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	k->used += n + 1;
+	return d;
+}
+
 static uint64_t
 fld(const struct vmsig_win *w, const struct rec *r, enum win_off i)
 {
@@ -83,12 +121,12 @@ fill_basic(struct vmsig_win *w, const struct rec *r, struct vmsig_win_proc *p)
 
 /* The image path; a failure stays with the process. */
 static int
-fill_path(struct vmsig_win *w, struct vmsig_win_proc *p)
+fill_path(struct vmsig_win *w, struct procs_box *box, struct vmsig_win_proc *p)
 {
+	char out[VMSIG_WIN_MAX_STRING];
 	uint8_t us[16];
 	uint64_t params;
 	const char *base;
-	char *s = NULL;
 	int r;
 
 	if (p->peb != 0 && win_uva(p->peb)) {
@@ -100,13 +138,13 @@ fill_path(struct vmsig_win *w, struct vmsig_win_proc *p)
 			r = win_str_read(w->mem, p->dtb, params + 0x60, us,
 			    sizeof(us), &p->fault_va);
 		if (r == 0)
-			r = win_str_unicode(w->mem, p->dtb, us, 1, &s,
-			    &p->fault_va);
-		if (r == -ENOMEM)
-			return r;
-		if (r < 0 && r != -ENODATA)
+			r = win_str_unicode_buf(w->mem, p->dtb, us, 1, out,
+			    sizeof(out), &p->fault_va);
+		if (r >= 0) {
+			if ((p->path = arena_dup(box, out, (size_t)r)) == NULL)
+				return -ENOMEM;
+		} else if (r != -ENODATA)
 			p->err = r;
-		p->path = r == 0 ? s : NULL;
 	}
 	if (strlen(p->name) == NAME_LEN) {
 		base = p->path != NULL ? strrchr(p->path, '\\') : NULL;
@@ -117,39 +155,37 @@ fill_path(struct vmsig_win *w, struct vmsig_win_proc *p)
 	return 0;
 }
 
+/* Direct-mapped on pid / 4: a listing fills it at O(1) a process. */
 static void
 cache_put(struct vmsig_win *w, uint32_t pid, uint64_t ep)
 {
-	size_t i;
+	struct win_pidc *c = &w->pidc[(pid >> 2) % WIN_PIDCACHE];
 
-	for (i = 0; i < w->npidc; i++)
-		if (w->pidc[i].pid == pid) {
-			w->pidc[i].eprocess = ep;
-			return;
-		}
-	if (w->npidc < WIN_PIDCACHE) {
-		w->pidc[w->npidc].pid = pid;
-		w->pidc[w->npidc++].eprocess = ep;
-	}
+	c->pid = pid;
+	c->eprocess = ep;
 }
 
 void
 vmsig_win_procs_free(struct vmsig_win_procs *procs)
 {
-	size_t i;
+	struct procs_box *b = (struct procs_box *)procs;
+	struct blk *k;
 
-	if (procs == NULL)
+	if (b == NULL)
 		return;
-	for (i = 0; i < procs->n; i++)
-		free((char *)procs->v[i].path);
-	free(procs->v);
-	free(procs);
+	while ((k = b->blk) != NULL) {
+		b->blk = k->next;
+		free(k);
+	}
+	free(b->pub.v);
+	free(b);
 }
 
 static int
-push(struct vmsig_win *w, struct vmsig_win_procs *l, size_t *cap,
+push(struct vmsig_win *w, struct procs_box *box, size_t *cap,
     const struct rec *r, int paths)
 {
+	struct vmsig_win_procs *l = &box->pub;
 	struct vmsig_win_proc *v;
 	size_t n;
 
@@ -163,7 +199,7 @@ push(struct vmsig_win *w, struct vmsig_win_procs *l, size_t *cap,
 	v = &l->v[l->n++];
 	fill_basic(w, r, v);
 	cache_put(w, v->pid, v->eprocess);
-	return paths ? fill_path(w, v) : 0;
+	return paths ? fill_path(w, box, v) : 0;
 }
 
 /*
@@ -171,9 +207,10 @@ push(struct vmsig_win *w, struct vmsig_win_procs *l, size_t *cap,
  * Returns 0/1, -ENOMEM, or -EFAULT when System itself cannot be read.
  */
 static int
-walk(struct vmsig_win *w, struct vmsig_win_procs *l, int paths,
+walk(struct vmsig_win *w, struct procs_box *box, int paths,
     uint32_t stop_pid)
 {
+	struct vmsig_win_procs *l = &box->pub;
 	struct rec *r;
 	struct win_walk wk;
 	uint64_t node, lk[2], fault = 0;
@@ -190,7 +227,7 @@ walk(struct vmsig_win *w, struct vmsig_win_procs *l, int paths,
 	    blink(w, r), VMSIG_WIN_MAX_PROCS, 0);
 	node = fld(w, r, WO_LINKS);
 	for (;;) {
-		if ((ret = push(w, l, &cap, r, paths)) < 0)
+		if ((ret = push(w, box, &cap, r, paths)) < 0)
 			break;
 		if (stop_pid != 0 && l->v[l->n - 1].pid == stop_pid) {
 			ret = 1;
@@ -233,18 +270,18 @@ walk(struct vmsig_win *w, struct vmsig_win_procs *l, int paths,
 int
 vmsig_win_proc_list(struct vmsig_win *win, struct vmsig_win_procs **ret)
 {
-	struct vmsig_win_procs *l;
+	struct procs_box *b;
 	int r;
 
 	if (win == NULL || ret == NULL)
 		return -EINVAL;
-	if ((l = calloc(1, sizeof(*l))) == NULL)
+	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return -ENOMEM;
-	if ((r = walk(win, l, 1, 0)) < 0) {
-		vmsig_win_procs_free(l);
+	if ((r = walk(win, b, 1, 0)) < 0) {
+		vmsig_win_procs_free(&b->pub);
 		return r;
 	}
-	*ret = l;
+	*ret = &b->pub;
 	return 0;
 }
 
@@ -277,10 +314,8 @@ vmsig_win_proc_find(struct vmsig_win *win, uint32_t pid, const char *name,
 		return r;
 	for (i = 0; i < l->n; i++) {
 		if ((pid != 0 && l->v[i].pid != pid) ||
-		    (name != NULL && !name_match(&l->v[i], name))) {
-			free((char *)l->v[i].path);
-			continue;
-		}
+		    (name != NULL && !name_match(&l->v[i], name)))
+			continue;	/* its path stays in the arena */
 		l->v[k++] = l->v[i];
 	}
 	l->n = k;
@@ -301,9 +336,9 @@ from_cache(struct vmsig_win *w, uint32_t pid, struct win_procrec *ret)
 	size_t i;
 	int found = 0;
 
-	for (i = 0; i < w->npidc && w->pidc[i].pid != pid; i++)
-		;
-	if (i == w->npidc || (r = malloc(sizeof(*r))) == NULL)
+	i = (pid >> 2) % WIN_PIDCACHE;
+	if (w->pidc[i].eprocess == 0 || w->pidc[i].pid != pid ||
+	    (r = malloc(sizeof(*r))) == NULL)
 		return 0;
 	if (read_rec(w, w->pidc[i].eprocess, r, NULL) == 0) {
 		fill_basic(w, r, &p);
@@ -323,7 +358,7 @@ from_cache(struct vmsig_win *w, uint32_t pid, struct win_procrec *ret)
 int
 win_proc_lookup(struct vmsig_win *w, uint32_t pid, struct win_procrec *ret)
 {
-	struct vmsig_win_procs l;
+	struct procs_box l;
 	const struct vmsig_win_proc *p;
 	int r;
 
@@ -332,14 +367,14 @@ win_proc_lookup(struct vmsig_win *w, uint32_t pid, struct win_procrec *ret)
 	memset(&l, 0, sizeof(l));
 	r = walk(w, &l, 0, pid);
 	if (r == 1) {
-		p = &l.v[l.n - 1];
+		p = &l.pub.v[l.pub.n - 1];
 		ret->eprocess = p->eprocess;
 		ret->dtb = p->dtb;
 		ret->peb = p->peb;
 		ret->pid = pid;
 		ret->flags = p->flags;
 	}
-	free(l.v);
+	free(l.pub.v);
 	return r < 0 ? r : r == 1 ? 0 : -ENOENT;
 }
 

@@ -73,6 +73,10 @@ win_str_utf16(const uint8_t *src, size_t nunits, char *dst, size_t cap)
 		c = win_le16(src + 2 * i);
 		if (c == 0)
 			break;
+		if (c < 0x80 && n + 1 < cap) {	/* the common case */
+			dst[n++] = (char)c;
+			continue;
+		}
 		if (c >= 0xd800 && c < 0xdc00 && i + 1 < nunits &&
 		    (d = win_le16(src + 2 * i + 2)) >= 0xdc00 && d < 0xe000) {
 			c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
@@ -87,16 +91,14 @@ win_str_utf16(const uint8_t *src, size_t nunits, char *dst, size_t cap)
 }
 
 int
-win_str_unicode(struct vmsig_mem *mem, uint64_t cr3, const uint8_t *us,
-    int user, char **ret, uint64_t *ret_fault)
+win_str_unicode_buf(struct vmsig_mem *mem, uint64_t cr3, const uint8_t *us,
+    int user, char *out, size_t cap, uint64_t *ret_fault)
 {
 	/* More UTF-16 than this cannot fit VMSIG_WIN_MAX_STRING bytes. */
 	uint8_t raw[2 * VMSIG_WIN_MAX_STRING];
-	char out[VMSIG_WIN_MAX_STRING];
 	uint16_t len = win_le16(us), max = win_le16(us + 2);
 	uint64_t buf = win_le64(us + 8);
 	size_t n;
-	char *s;
 	int r;
 
 	if (len == 0)
@@ -106,7 +108,21 @@ win_str_unicode(struct vmsig_mem *mem, uint64_t cr3, const uint8_t *us,
 	n = len < sizeof(raw) ? len : sizeof(raw);
 	if ((r = win_str_read(mem, cr3, buf, raw, n, ret_fault)) < 0)
 		return r;
-	(void)win_str_utf16(raw, n / 2, out, sizeof(out));
+	return (int)win_str_utf16(raw, n / 2, out, cap);
+}
+
+int
+win_str_unicode(struct vmsig_mem *mem, uint64_t cr3, const uint8_t *us,
+    int user, char **ret, uint64_t *ret_fault)
+{
+	char out[VMSIG_WIN_MAX_STRING];
+	char *s;
+	int r;
+
+	r = win_str_unicode_buf(mem, cr3, us, user, out, sizeof(out),
+	    ret_fault);
+	if (r < 0)
+		return r;
 	if ((s = strdup(out)) == NULL)
 		return -ENOMEM;
 	*ret = s;

@@ -116,6 +116,9 @@ struct gg_win {
 					 * what a walk reaches before a break */
 	int ring_status;	/* 0, or EBADMSG (74): the walk ends after
 				 * procs[nprocs - 1] */
+	uint64_t ring_break;	/* with EBADMSG: the Flink of procs[nprocs-1]
+				 * (an address whose Blink does not point
+				 * back) */
 	size_t ndecoys;
 	uint64_t *decoys;	/* EPROCESS-like objects no list reaches */
 	size_t nmodlists;

@@ -287,6 +287,7 @@ gg_win_load(void *root, struct gg_manifest *m)
 	    (r = hex(w, "ps_loaded_module_list",
 	    &g->ps_loaded_module_list)) < 0 ||
 	    (r = hex(w, "mm_process_list", &g->mm_process_list)) < 0 ||
+	    (r = hex(w, "ring_break", &g->ring_break)) < 0 ||
 	    (r = load_offsets(w, g)) < 0 || (r = load_procs(w, g)) < 0 ||
 	    (r = load_decoys(w, g)) < 0 || (r = load_modlists(w, g)) < 0)
 		return r;

@@ -119,6 +119,7 @@ struct win {
 	uint64_t decoys[8];
 	size_t ndecoys;
 	int ring_status;
+	uint64_t ring_break;	/* the Flink that does not point back */
 };
 
 /* win.c */

@@ -212,7 +212,9 @@ win_out(const struct guest *g, FILE *f)
 		fputs(k++ ? ",\n " : "\n ", f);
 		proc(f, &w->procs[i]);
 	}
-	fprintf(f, "],\n\"ring_status\":%d,\n\"decoys\":[", w->ring_status);
+	fprintf(f, "],\n\"ring_status\":%d,", w->ring_status);
+	hx_or_null(f, "ring_break", w->ring_break);
+	fputs(",\n\"decoys\":[", f);
 	for (i = 0; i < w->ndecoys; i++)
 		fprintf(f, "%s\"0x%llx\"", i ? "," : "",
 		    (unsigned long long)w->decoys[i]);

@@ -335,6 +335,7 @@ win_ring_build(struct guest *g)
 	w->ring_status = 0;
 	if (w->opt.corrupt_ring && n >= 3) {
 		w->ring_status = EBADMSG;
+		w->ring_break = b + L->links;
 		for (i = brk + 1; i < n; i++)
 			w->procs[i].reachable = 0;
 	}

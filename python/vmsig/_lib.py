@@ -97,7 +97,7 @@ class VmsigStatusPeer(ctypes.Structure):
         ("peer_id", c_u32), ("role", c_u32), ("name", ctypes.c_char * 65),
         ("pid", ctypes.c_int32), ("uid", c_u32), ("gid", c_u32),
         ("endpoint", c_u32), ("subscribed", c_int), ("queued", c_u32),
-        ("sent", c_u64),
+        ("sent", c_u64), ("rule", ctypes.c_char * 97),
     ]
 
 

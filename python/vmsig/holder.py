@@ -19,6 +19,7 @@ import dataclasses
 import errno as _errno
 import os
 import time
+import weakref
 
 from . import _lib
 from .errors import Error, Fault, StaleError, check
@@ -181,6 +182,7 @@ class PeerStatus:
     subscribed: bool
     queued: int
     sent: int
+    rule: str = ""      # the policy entry that admitted it
 
     def to_dict(self):
         """As one element of ``vmsigctl status --json``'s "peers"."""
@@ -229,7 +231,8 @@ def _status_from_c(st):
         peers.append(PeerStatus(p.peer_id, role,
                                 p.name.decode("utf-8", "replace"), p.pid,
                                 p.uid, p.gid, p.endpoint, bool(p.subscribed),
-                                p.queued, p.sent))
+                                p.queued, p.sent,
+                                p.rule.decode("utf-8", "replace")))
     return Status(st.pid, st.uid, st.uptime_ms, st.protocol_errors,
                   st.slow_holders, st.refused_fds, eps, peers)
 
@@ -353,6 +356,11 @@ class Holder:
     def __init__(self, socket=None, name=None, timeout=5.0):
         self._h = None
         self._gen = 0
+        # Per endpoint: the locator of the last MEMCTX (epoch, low, segs)
+        # and the live Memory object of the current epoch (weakly held).
+        self._locs = {}
+        self._mems = weakref.WeakValueDictionary()
+        self._live = weakref.WeakSet()      # every Memory made here
         self._lib = _lib.get()
         if socket is None:
             socket = os.environ.get("VMSIG_SOCKET")
@@ -377,6 +385,9 @@ class Holder:
         on.  Closing twice is harmless."""
         h, self._h = self._h, None
         self._gen += 1
+        for m in list(self._live):
+            m._drop_fast()
+        self._mems.clear()
         if h is not None:
             self._lib.vmsig_holder_close(h)
 
@@ -484,11 +495,30 @@ class Holder:
                 self._check(r, "next event")
             if deadline is not None and time.monotonic() >= deadline:
                 return None
-        self._gen += 1
         try:
-            return Event._from_c(evp.contents)
+            ev = Event._from_c(evp.contents)
         finally:
             lib.vmsig_event_free(evp)
+        self._changed(ev.endpoint if ev.type_id in (1, 2, 5) else None)
+        if ev.type_id in (1, 2, 5):
+            if ev.type_id == 1:
+                self._locs[ev.endpoint] = (ev.epoch, ev.low, ev.segments)
+            else:
+                self._locs.pop(ev.endpoint, None)
+        return ev
+
+    def _changed(self, endpoint=None):
+        """The tracker may have changed: every Memory forgets its
+        Python-side translations; those of ``endpoint`` (whose context was
+        dropped or replaced) also release their mapping and descriptor."""
+        self._gen += 1
+        for m in list(self._live):
+            if m.endpoint == endpoint:
+                m._drop_fast()
+            else:
+                m._forget()
+        if endpoint is not None:
+            self._mems.pop(endpoint, None)
 
     def events(self, timeout=None):
         """Iterate over events as they come; the iteration ends when
@@ -525,7 +555,16 @@ class Holder:
                                        ctypes.byref(kcr3))
         if not p:
             return None
-        return Memory(self, endpoint, ep.value, kcr3.value, p)
+        m = self._mems.get(endpoint)
+        if m is not None and m.epoch == ep.value and m._gen != -1:
+            return m
+        loc = self._locs.get(endpoint)
+        if loc is not None and loc[0] != ep.value:
+            loc = None
+        m = Memory(self, endpoint, ep.value, kcr3.value, p, loc)
+        self._mems[endpoint] = m
+        self._live.add(m)
+        return m
 
     def win(self, endpoint):
         """The :class:`vmsig.Windows` context of ``endpoint``'s current
@@ -564,6 +603,7 @@ class Holder:
         h = self._handle("write_pa")
         ptr, n = _cbuf(data)
         done = _lib.c_size()
+        self._changed()     # Memory objects drop their translations
         r = self._lib.vmsig_holder_write_pa(h, endpoint,
                                             self._lease_id(lease), gpa, ptr,
                                             n, self._tmo, ctypes.byref(done))
@@ -586,6 +626,7 @@ class Holder:
             cr3 = m.kcr3
         ptr, n = _cbuf(data)
         done = _lib.c_size()
+        self._changed()     # Memory objects drop their translations
         r = self._lib.vmsig_holder_write_va(h, endpoint,
                                             self._lease_id(lease), cr3, va,
                                             ptr, n, self._tmo,

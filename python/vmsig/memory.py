@@ -12,9 +12,12 @@ otherwise, so a context that ended is never touched.
 Runs in: holder
 """
 
+import array
 import collections
 import ctypes
 import errno as _errno
+import mmap
+import os
 
 from . import _lib
 from .errors import Error, Fault, StaleError, check
@@ -24,6 +27,15 @@ PAGE_USER = 0x2
 PAGE_NX = 0x4
 
 _SCRATCH = 4096
+# Python-side translations: per address space, a direct-mapped table of
+# _XC_SLOTS (page number, file offset) pairs in one array (one cache line
+# per lookup, no objects per entry), for at most _XC_SPACES spaces.
+_XC_SLOTS = 1 << 14
+_XC_MASK = _XC_SLOTS - 1
+_XC_SPACES = 8
+_XC_EMPTY = array.array("q", [-1]) * (2 * _XC_SLOTS)
+# The window's cr3 when there is none: identical to no cr3 a caller has.
+_NOWIN = object()
 
 
 class Translation(collections.namedtuple("Translation",
@@ -113,9 +125,10 @@ class Memory:
 
     __slots__ = ("holder", "endpoint", "epoch", "kcr3", "_gen", "_m",
                  "_lib", "_scratch", "_saddr", "_smv", "_done", "_doneref",
-                 "_read_va", "_read_pa", "__weakref__")
+                 "_read_va", "_read_pa", "_loc", "_xc", "_xk", "_mm",
+                 "_msize", "_x", "_wc", "_wv", "_wl", "_wf", "__weakref__")
 
-    def __init__(self, holder, endpoint, epoch, kcr3, ptr):
+    def __init__(self, holder, endpoint, epoch, kcr3, ptr, loc=None):
         self.holder = holder
         self.endpoint = endpoint
         self.epoch = epoch
@@ -130,23 +143,54 @@ class Memory:
         self._doneref = ctypes.byref(self._done)
         self._read_va = self._lib.vmsig_mem_read_va
         self._read_pa = self._lib.vmsig_mem_read_pa
+        self._loc = loc         # (epoch, low, segments) of the MEMCTX
+        self._xc = {}           # cr3 -> table (see _XC_SLOTS)
+        self._xk = None         # the table of kcr3 (cr3 None)
+        # The window: the last large page learned, as virtual
+        # [_wv, _wv + _wl) under cr3 _wc, at file offset _wf.
+        self._wc, self._wv, self._wl, self._wf = _NOWIN, 0, 0, 0
+        self._mm = None         # PROT_READ mapping for the shortcut
+        self._msize = 0
+        self._x = _lib.VmsigXlat()
+
+    def __del__(self):
+        self._drop_fast()
+
+    def _forget(self):
+        """Forget the Python-side translations (an event arrived)."""
+        self._xc = {}
+        self._xk = None
+        self._wc = _NOWIN
+
+    def _drop_fast(self):
+        """Forget the Python-side translations; unmap and close the
+        shortcut's mapping (the tracker dropped the context)."""
+        self._xc = {}
+        self._xk = None
+        self._wc = _NOWIN
+        mm, self._mm = getattr(self, "_mm", None), None
+        if mm is not None:
+            mm.close()
 
     # -- validity ---------------------------------------------------------
     def _revalidate(self, op="use"):
         """The context pointer after an event: the tracker's, if it is
         still of our epoch; else StaleError (for good)."""
         h = self.holder
+        self._forget()
         if self._m is None:
             raise StaleError("epoch %d of endpoint %d has ended"
                              % (self.epoch, self.endpoint), op)
         if h._h is None:
             self._m, self._gen = None, -1
+            self._drop_fast()
             raise StaleError("the holder is closed", op)
         ep = _lib.c_u32()
         p = self._lib.vmsig_holder_mem(h._h, self.endpoint, ctypes.byref(ep),
                                        None)
         if not p or ep.value != self.epoch:
             self._m, self._gen = None, -1
+            self._drop_fast()
             raise StaleError("epoch %d of endpoint %d has ended"
                              % (self.epoch, self.endpoint), op)
         self._m, self._gen = p, h._gen
@@ -221,8 +265,26 @@ class Memory:
         across page and segment boundaries.  Raises Fault at the first
         page that does not translate or is not RAM, Error(EINVAL) for a
         non-canonical address."""
+        # The shortcut: the window and _xc are emptied by every event and
+        # write of the holder, so a page found here was translated in this
+        # epoch since the last change the tracker could have seen.
+        if cr3 is self._wc:
+            o = va - self._wv
+            if 0 <= o <= o + n <= self._wl:
+                o += self._wf
+                return self._mm[o:o + n]
+        a = self._xk if cr3 is None else self._xc.get(cr3)
+        if a is not None:
+            p = va >> 12
+            i = (p & _XC_MASK) << 1
+            if a[i] == p and va >= 0:
+                o = va & 0xfff
+                if 0 <= n <= 4096 - o:
+                    off = a[i + 1] + o
+                    return self._mm[off:off + n]
         m = self._m if self.holder._gen == self._gen else \
             self._revalidate("read_va")
+        key = cr3
         if cr3 is None:
             cr3 = self.kcr3
         if n <= _SCRATCH:
@@ -230,6 +292,8 @@ class Memory:
                 raise ValueError("negative length")
             r = self._read_va(m, cr3, va, self._saddr, n, self._doneref)
             if r == 0:
+                if self._loc is not None and (va & 0xfff) + n <= 4096:
+                    self._learn(m, key, cr3, va)
                 return self._smv[:n].tobytes()
         else:
             buf = bytearray(n)
@@ -238,6 +302,78 @@ class Memory:
             if r == 0:
                 return bytes(buf)
         return self._fail(r, va, "read_va")
+
+    def _locate(self, gpa):
+        """File offset of the 4 KiB guest-physical page at gpa when all of
+        it is in one segment of the file, else None."""
+        _, low, segs = self._loc
+        if segs:
+            for s in segs:
+                if s.gpa <= gpa and gpa + 4096 <= s.gpa + s.len:
+                    off = s.file_off + gpa - s.gpa
+                    break
+            else:
+                return None
+        elif gpa + 4096 <= min(low, self._msize):
+            off = gpa
+        elif gpa >= 1 << 32 and gpa - (1 << 32) + 4096 <= self._msize - low:
+            off = low + gpa - (1 << 32)
+        else:
+            return None
+        return off if off + 4096 <= self._msize else None
+
+    def _window(self, key, va, gpa, ps):
+        """Make the large page of va (at gpa, ps bytes) the window, as far
+        as it lies in one segment of the file."""
+        glo = gpa & ~(ps - 1)
+        _, low, segs = self._loc
+        if not segs:
+            segs = [(0, min(low, self._msize), 0)]
+            if self._msize > low:
+                segs.append((1 << 32, self._msize - low, low))
+        for sg, sl, sf in segs:
+            if sg <= gpa < sg + sl:
+                lo = max(glo, sg)
+                hi = min(glo + ps, sg + sl, sg + self._msize - sf)
+                if hi <= lo:
+                    return
+                self._wv = (va & ~(ps - 1)) + (lo - glo)
+                self._wl = hi - lo
+                self._wf = sf + (lo - sg)
+                self._wc = key
+                return
+
+    def _learn(self, m, key, cr3, va):
+        """Remember where the page of va (just read by the library) lives
+        in the file, for the read_va shortcut."""
+        x = self._x
+        if self._lib.vmsig_mem_translate(m, cr3, va, ctypes.byref(x)) != 0:
+            return
+        if self._mm is None:
+            try:
+                fd = self._lib.vmsig_mem_fd(m)
+                self._msize = os.fstat(fd).st_size
+                self._mm = mmap.mmap(fd, self._msize, mmap.MAP_SHARED,
+                                     mmap.PROT_READ)
+            except (OSError, ValueError):
+                self._loc = None        # no shortcut for this context
+                return
+        off = self._locate(x.gpa - (va & 0xfff))
+        if off is None or not 0 <= va < 1 << 64:
+            return
+        a = self._xc.get(cr3)
+        if a is None:
+            if len(self._xc) >= _XC_SPACES:
+                self._forget()
+            a = self._xc[cr3] = array.array("q", _XC_EMPTY)
+            if cr3 == self.kcr3:
+                self._xk = a
+        p = va >> 12
+        i = (p & _XC_MASK) << 1
+        a[i] = p
+        a[i + 1] = off
+        if x.page_size > 4096:
+            self._window(key, va, x.gpa, x.page_size)
 
     def readinto_va(self, cr3, va, buffer):
         """Fill ``buffer`` (writable, contiguous: bytearray, memoryview,
@@ -356,6 +492,7 @@ class Memory:
         [gpa, gpa+length).  Events of this holder (MEMWRITTEN) flush on
         their own; call this after the guest changed its page tables."""
         m = self._ptr("flush")
+        self._forget()
         lib = self._lib
         if gpa is not None:
             lib.vmsig_mem_flush_gpa(m, gpa, length or 1)

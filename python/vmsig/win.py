@@ -20,6 +20,7 @@ Runs in: holder
 import collections
 import ctypes
 import errno as _errno
+import os
 
 from . import _lib
 from .errors import Error, Fault, StaleError, check
@@ -36,6 +37,14 @@ def _s(b):
 
 def _hex(v):
     return "0x%x" % v
+
+
+def _err_dict(err, fault_va):
+    """"error" (strerror text or None) and "fault_va" (EFAULT only)."""
+    if err == 0:
+        return {"error": None, "fault_va": None}
+    return {"error": os.strerror(-err),
+            "fault_va": _hex(fault_va) if err == -_errno.EFAULT else None}
 
 
 Export = collections.namedtuple("Export", "name forward va ordinal")
@@ -110,10 +119,19 @@ class Windows:
         err = _lib.c_int()
         p = lib.vmsig_holder_win(h, endpoint, ctypes.byref(ep),
                                  ctypes.byref(err))
-        if not p and err.value < 0:
-            raise Error(-err.value, "endpoint %d" % endpoint,
-                        "open the Windows context")
-        return p, ep.value
+        if p:
+            return p, ep.value
+        # -ENOENT is both "no context this epoch" and "no ntoskrnl found":
+        # the memory context tells them apart.
+        if not lib.vmsig_holder_mem(h, endpoint, None, None):
+            return None, 0
+        what = {_errno.ENOENT: "no ntoskrnl image in the kernel half",
+                _errno.ENOEXEC: "the kernel's structures do not validate "
+                "(not Windows x64, or an unsupported build)",
+                _errno.EFAULT: "a page discovery needs is not present"}
+        raise Error(-err.value, what.get(-err.value, "endpoint %d"
+                                         % endpoint),
+                    "open the Windows context of endpoint %d" % endpoint)
 
     @classmethod
     def _tracked(cls, holder, endpoint):
@@ -256,12 +274,15 @@ class Process:
     wow64 = property(lambda s: bool(s.flags & PROC_WOW64))
 
     def to_dict(self):
-        """Plain data for JSON (addresses as "0x..." strings)."""
-        return {"pid": self.pid, "ppid": self.ppid, "name": self.name,
-                "path": self.path, "eprocess": _hex(self.eprocess),
-                "dtb": _hex(self.dtb), "user_dtb": _hex(self.user_dtb),
-                "peb": _hex(self.peb), "flags": self.flags,
-                "err": self.err, "fault_va": _hex(self.fault_va)}
+        """Plain data, as one element of ``vmsigctl ps --json``."""
+        d = {"pid": self.pid, "ppid": self.ppid, "name": self.name,
+             "path": self.path, "eprocess": _hex(self.eprocess),
+             "dtb": _hex(self.dtb), "user_dtb": _hex(self.user_dtb),
+             "peb": _hex(self.peb), "exited": self.exited,
+             "wow64": self.wow64,
+             "name_truncated": bool(self.flags & PROC_NAME_TRUNC)}
+        d.update(_err_dict(self.err, self.fault_va))
+        return d
 
     def __repr__(self):
         return "<vmsig.Process %d %s>" % (self.pid, self.name)
@@ -380,11 +401,11 @@ class Module:
         return self
 
     def to_dict(self):
-        """Plain data for JSON (addresses as "0x..." strings)."""
-        return {"name": self.name, "path": self.path,
-                "base": _hex(self.base), "size": _hex(self.size),
-                "entry": _hex(self.entry), "err": self.err,
-                "fault_va": _hex(self.fault_va)}
+        """Plain data, as one element of ``vmsigctl modules --json``."""
+        d = {"name": self.name, "path": self.path, "base": _hex(self.base),
+             "size": _hex(self.size), "entry": _hex(self.entry)}
+        d.update(_err_dict(self.err, self.fault_va))
+        return d
 
     def __repr__(self):
         return "<vmsig.Module %s 0x%x+0x%x pid %d>" % (
@@ -459,15 +480,19 @@ class Module:
             lib.vmsig_win_pe_close(pe)
 
     def imports(self):
-        """Every import of its import directory (:data:`Import`)."""
+        """Every import of its import directory (:data:`Import`), as a
+        :class:`Listing` whose ``status`` is the negative errno of a
+        descriptor that ended the table early (0: complete)."""
         lib, pe = self._pe("imports")
         try:
             ip = ctypes.POINTER(_lib.VmsigWinImports)()
             check(lib.vmsig_win_pe_imports(pe, ctypes.byref(ip)), "imports")
             try:
                 m = ip.contents
-                return [Import(_s(x.module), _s(x.name), x.ordinal, x.iat)
-                        for x in (m.v[i] for i in range(m.n))]
+                return Listing([Import(_s(x.module), _s(x.name), x.ordinal,
+                                       x.iat)
+                                for x in (m.v[i] for i in range(m.n))],
+                               m.status)
             finally:
                 lib.vmsig_win_imports_free(ip)
         finally:

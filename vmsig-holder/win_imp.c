@@ -103,7 +103,7 @@ thunks(struct vmsig_win_pe *pe, struct imp_list *l, const char *mod,
 {
 	uint8_t b[THUNK_CHUNK * 8];
 	uint32_t es = pe->bits / 8, k = 0, i, n;
-	uint64_t left, v;
+	uint64_t left, v, pg;
 	int r;
 
 	for (;;) {
@@ -111,6 +111,11 @@ thunks(struct vmsig_win_pe *pe, struct imp_list *l, const char *mod,
 			return -EBADMSG;	/* no terminating thunk */
 		left = (pe->size - (tbl + (uint64_t)k * es)) / es;
 		n = left < THUNK_CHUNK ? (uint32_t)left : THUNK_CHUNK;
+		/* Not past this page: the next one need not be mapped. */
+		pg = (WIN_PAGE - ((pe->base + tbl + (uint64_t)k * es) &
+		    (WIN_PAGE - 1))) / es;
+		if (pg > 0 && n > pg)
+			n = (uint32_t)pg;
 		if (n == 0)
 			return -EBADMSG;
 		if ((r = win_pe_read(pe, tbl + k * es, b, (size_t)n * es)) < 0)

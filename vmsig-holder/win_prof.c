@@ -372,14 +372,22 @@ find_objtab(struct prof *p)
 	    "exited processes";
 }
 
-/* 1 when v leads to an EWOW64PROCESS: a 32-bit Peb32 user address. */
+/*
+ * 1 when v leads to an EWOW64PROCESS {Peb32, Machine}: a user address
+ * below 4 GiB (where 32-bit code can reach it) or, after it, Machine
+ * IMAGE_FILE_MACHINE_I386 (0x14c) or ARMNT (0x1c4).
+ */
 static int
 wow64_ok(struct vmsig_win *w, uint64_t v)
 {
-	uint64_t peb32;
+	uint64_t e[2];
+	uint16_t mach;
 
-	return win_str_read(w->mem, w->kcr3, v, &peb32, 8, NULL) == 0 &&
-	    peb32 != 0 && peb32 < (1ull << 32) && win_uva(peb32);
+	if (win_str_read(w->mem, w->kcr3, v, e, sizeof(e), NULL) < 0 ||
+	    !win_uva(e[0]))
+		return 0;
+	mach = (uint16_t)e[1];
+	return e[0] < (1ull << 32) || mach == 0x14c || mach == 0x1c4;
 }
 
 static void
@@ -418,7 +426,7 @@ find_wow64(struct prof *p)
 	}
 	w->off[WO_WOW64] = best;
 	w->how[WO_WOW64] = "between Peb and ImageFileName: NULL in System and "
-	    "most processes, else a pointer to a 32-bit PEB address";
+	    "most processes, else a pointer to {32-bit PEB, Machine}";
 }
 
 /* Score of one process for UserDirectoryTableBase at v; -1: impossible. */

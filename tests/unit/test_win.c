@@ -844,10 +844,27 @@ static const char *const amany[] = { "--size", "512M", "--windows",
     "22631", "--procs", "120", "--modules", "40", "--exports", "600",
     "--seed", "9", NULL };
 
+static const char *const a18363[] = { "--size", "256M", "--windows",
+    "18363", "--seed", "12", NULL };
+static const char *const a20348[] = { "--size", "256M", "--windows",
+    "20348", "--seed", "13", NULL };
+static const char *const a22000[] = { "--size", "256M", "--windows",
+    "22000", "--seed", "14", NULL };
+static const char *const a22621[] = { "--size", "256M", "--windows",
+    "22621", "--seed", "15", NULL };
+static const char *const acorrupt[] = { "--size", "256M", "--windows",
+    "19045", "--procs", "30", "--corrupt-ring", "--seed", "16", NULL };
+static const char *const acorrupt2[] = { "--size", "256M", "--windows",
+    "26100", "--procs", "5", "--corrupt-ring", "--seed", "17", NULL };
+static const char *const ashiftsplit[] = { "--size", "6G", "--low", "3G",
+    "--windows", "shifted", "--procs", "60", "--seed", "18", NULL };
+
 static struct scene scenes[] = {
 	{ "w17763", a17763 }, { "w19045", a19045 }, { "w22631", a22631 },
 	{ "w26100", a26100 }, { "shifted", ashift }, { "split", asplit },
-	{ "many", amany },
+	{ "many", amany }, { "w18363", a18363 }, { "w20348", a20348 },
+	{ "w22000", a22000 }, { "w22621", a22621 }, { "corrupt", acorrupt },
+	{ "corrupt2", acorrupt2 }, { "shiftsplit", ashiftsplit },
 };
 
 static int
@@ -881,6 +898,13 @@ main(void)
 		cmocka_unit_test_prestate(run_scene, &scenes[4]),
 		cmocka_unit_test_prestate(run_scene, &scenes[5]),
 		cmocka_unit_test_prestate(run_scene, &scenes[6]),
+		cmocka_unit_test_prestate(run_scene, &scenes[7]),
+		cmocka_unit_test_prestate(run_scene, &scenes[8]),
+		cmocka_unit_test_prestate(run_scene, &scenes[9]),
+		cmocka_unit_test_prestate(run_scene, &scenes[10]),
+		cmocka_unit_test_prestate(run_scene, &scenes[11]),
+		cmocka_unit_test_prestate(run_scene, &scenes[12]),
+		cmocka_unit_test_prestate(run_scene, &scenes[13]),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # make demo: a synthetic Windows x64 guest, the real vmsigd and
-# vmsig-memctx, and a holder watching: first context (epoch 1), a guest
-# reboot, the old context invalidated and the new one (epoch 2, new kcr3).
+# vmsig-memctx, and a holder watching: first context (epoch 1) and the
+# guest's processes as a holder finds them (no symbols), a guest reboot, the
+# old context invalidated and the new one (epoch 2, new kcr3, new processes).
 set -euo pipefail
 B=${B:-build}
 base=/dev/shm
@@ -17,9 +18,9 @@ cleanup() {
 trap cleanup EXIT
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
-say "1. A synthetic guest: 1 GiB of RAM split at 512 MiB, written sparsely"
+say "1. A synthetic Windows 10 22H2 guest: 1 GiB of RAM split at 512 MiB, written sparsely"
 "$B/guestgen" --out "$dir/guest.ram" --manifest "$dir/guest.json" \
-	--size 1G --low 512M --seed 42
+	--size 1G --low 512M --seed 42 --windows 19045
 kcr3=$(sed -n 's/.*"kcr3":"\(0x[0-9a-f]*\)".*/\1/p' "$dir/guest.json")
 echo "   $dir/guest.ram: $(du -h "$dir/guest.ram" | cut -f1) on disk, kernel page-table root $kcr3"
 
@@ -40,14 +41,20 @@ grep -h "kcr3\|sandbox\|landlock" "$dir/memctx.log" | sed 's/^/   /' || true
 m=${pids[1]}
 echo "   helper confinement: $(grep -E '^(NoNewPrivs|Seccomp):' /proc/$m/status | tr '\n\t' '  ')"
 
-say "3. The guest reboots: new page tables, new kcr3, same RAM file"
+ctl() { "$B/bin/vmsigctl" --socket "$dir/holder.sock" "$@"; }
+say "3. A holder lists the guest's processes (vmsigctl ps 1)"
+ctl ps 1 | sed 's/^/   /'
+
+say "4. The guest reboots: new page tables, new kcr3, same RAM file"
 "$B/guestgen" --reboot "$dir/guest.ram" --manifest "$dir/guest.json"
 kcr3=$(sed -n 's/.*"kcr3":"\(0x[0-9a-f]*\)".*/\1/p' "$dir/guest.json")
 echo "   new kernel page-table root $kcr3"
 wait "$watch"
 sed -n '2,$p' "$dir/watch.out" | sed 's/^/   holder sees: /'
+echo "   vmsigctl ps 1, new epoch:"
+ctl ps 1 | sed 's/^/   /'
 
-say "4. vmsigd's view"
-"$B/bin/vmsigctl" --socket "$dir/holder.sock" status | sed 's/^/   /'
+say "5. vmsigd's view"
+ctl status | sed 's/^/   /'
 
 say "Done: one context per guest session, epochs stamped by the core; stopping."

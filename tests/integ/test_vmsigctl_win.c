@@ -1,0 +1,1037 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The real vmsigctl Windows commands (ps, modules, exports, sections,
+ * imports, winfo, --pid) against the real vmsigd and one vmsig-memctx per
+ * guestgen Windows image, each image its own endpoint: every modelled build,
+ * a build guestgen shifts away from any real layout, a split (RAM above
+ * 4 GiB) layout and a guest with a corrupt process ring.  The --json output
+ * is parsed (json-c) and compared with the "win" object of each image's
+ * manifest; then endpoint 1's guest reboots and the new epoch's process
+ * list must differ and match the new manifest.
+ *
+ * Runs in: tests
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include <vmsig/holder.h>
+
+#include "harness.h"
+#include "../common/manifest.h"
+
+#define RUN_MS		30000	/* one vmsigctl run, start to exit */
+
+/* One guest per endpoint (endpoint = index + 1). */
+struct guest {
+	const char *name;	/* image and manifest name in the directory */
+	const char *const *gg;	/* guestgen arguments */
+	const char *low;	/* vmsig-memctx --low, or NULL */
+	struct h_proc mc;
+	struct json_object *man;	/* the manifest, parsed */
+	struct json_object *win;	/* its "win" object (borrowed) */
+};
+
+static const char *const gg_17763[] = { "--size", "256M", "--seed", "11",
+    "--windows", "17763", NULL };
+static const char *const gg_19045[] = { "--size", "256M", "--seed", "12",
+    "--windows", "19045", NULL };
+static const char *const gg_22631[] = { "--size", "256M", "--seed", "13",
+    "--windows", "22631", NULL };
+static const char *const gg_26100[] = { "--size", "256M", "--seed", "14",
+    "--windows", "26100", NULL };
+static const char *const gg_shifted[] = { "--size", "256M", "--seed", "15",
+    "--windows", "shifted", NULL };
+static const char *const gg_split[] = { "--size", "384M", "--low", "128M",
+    "--seed", "16", "--windows", "19045", NULL };
+static const char *const gg_corrupt[] = { "--size", "256M", "--seed", "17",
+    "--windows", "22631", "--corrupt-ring", NULL };
+static const char *const gg_none[] = { "--size", "256M", "--seed", "18",
+    "--windows", "none", NULL };
+
+enum { EP_19045 = 1, EP_17763, EP_22631, EP_26100, EP_SHIFTED, EP_SPLIT,
+    EP_CORRUPT, EP_NONE, NGUESTS = EP_NONE };
+
+struct fx {
+	char *dir;
+	struct h_proc d;
+	struct guest gs[NGUESTS];
+	int base_self;
+};
+
+/* What one vmsigctl run left behind. */
+struct run {
+	int status;		/* exit status, or -1 when it did not exit */
+	char *out;		/* stdout, NUL-terminated (until the next run) */
+	size_t len;
+	char err[8192];		/* stderr, truncated */
+};
+
+static struct fx *g;
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Drain p->out into r->out until EOF or the deadline. */
+static int
+slurp(struct h_proc *p, struct run *r, long end)
+{
+	static char buf[4 << 20];
+	ssize_t k;
+
+	r->out = buf;
+	for (;;) {
+		struct pollfd pfd = { .fd = p->out, .events = POLLIN };
+		long left = end - now_ms();
+
+		if (left <= 0 || r->len == sizeof(buf) - 1)
+			return -ETIMEDOUT;	/* or more output than expected */
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		k = read(p->out, buf + r->len, sizeof(buf) - 1 - r->len);
+		buf[r->len += k > 0 ? (size_t)k : 0] = '\0';
+		if (k <= 0)
+			return 0;
+	}
+}
+
+/* Start vmsigctl with stderr into a file (swapped in for the spawn). */
+static int
+spawn_ctl(char *const argv[], const char *errpath, struct h_proc *p)
+{
+	int efd, saved, rc;
+
+	efd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (efd == -1 || saved == -1)
+		return -errno;
+	(void)fflush(stderr);
+	(void)dup2(efd, STDERR_FILENO);
+	rc = h_spawn(argv, 0, 1, p);
+	(void)dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(efd);
+	return rc;
+}
+
+/* vmsigctl --socket DIR/holder.sock ARGS...; NULL-terminated varargs. */
+static void
+run(struct run *r, const char *arg, ...)
+{
+	char bin[4096], sock[4096], errpath[4096];
+	const char *argv[32] = { bin, "--socket", sock };
+	struct h_proc p;
+	size_t n = 3;
+	va_list ap;
+	long end = now_ms() + RUN_MS;
+	int st, sr, efd, fds = h_fd_count(0);
+	ssize_t k;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	snprintf(bin, sizeof(bin), "%s", h_bin("bin/vmsigctl"));
+	snprintf(sock, sizeof(sock), "%s", h_hsock(g->dir));
+	snprintf(errpath, sizeof(errpath), "%s/ctl.err", g->dir);
+	va_start(ap, arg);
+	for (; arg != NULL && n < 31; arg = va_arg(ap, const char *))
+		argv[n++] = arg;
+	va_end(ap);
+	argv[n] = NULL;
+	assert_int_equal(spawn_ctl((char *const *)argv, errpath, &p), 0);
+	sr = slurp(&p, r, end);
+	st = h_wait_exit(&p, (int)(end - now_ms() > 0 ? end - now_ms() : 1));
+	if (st == -ETIMEDOUT)
+		st = h_stop(&p, SIGKILL, 2000);	/* never left running */
+	if (st >= 0 && WIFEXITED(st))
+		r->status = WEXITSTATUS(st);
+	if ((efd = open(errpath, O_RDONLY | O_CLOEXEC)) >= 0) {
+		k = read(efd, r->err, sizeof(r->err) - 1);
+		r->err[k > 0 ? k : 0] = '\0';
+		close(efd);
+	}
+	assert_int_equal(sr, 0);
+	/* Every pipe and file of the run is closed again. */
+	assert_int_equal(h_fd_count(0), fds);
+}
+
+/* run() whose --json output must be one JSON value; the caller puts it. */
+static struct json_object *
+run_json(struct run *r, int want_status, const char *arg, ...)
+{
+	const char *argv[12] = { NULL };
+	struct json_object *o;
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, arg);
+	for (; arg != NULL && n < 10; arg = va_arg(ap, const char *))
+		argv[n++] = arg;
+	va_end(ap);
+	argv[n] = "--json";
+	run(r, argv[0], argv[1], argv[2], argv[3], argv[4], argv[5], argv[6],
+	    argv[7], argv[8], argv[9], argv[10], NULL);
+	if (r->status != want_status)
+		fail_msg("vmsigctl %s %s: exit %d, stderr: %s", argv[0],
+		    argv[1], r->status, r->err);
+	o = json_tokener_parse(r->out);
+	if (o == NULL)
+		fail_msg("vmsigctl %s: output is not JSON: %.200s", argv[0],
+		    r->out);
+	return o;
+}
+
+static char *
+fmt(const char *f, uint64_t v)
+{
+	static char bufs[16][64];
+	static int i;
+	char *b = bufs[i++ % 16];
+
+	snprintf(b, sizeof(bufs[0]), f, v);
+	return b;
+}
+
+/* ---- JSON access (both vmsigctl's output and the manifest) ------------ */
+
+static struct json_object *
+jget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+/* A string member, or NULL when missing or null. */
+static const char *
+jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v = jget(o, key);
+
+	return v != NULL && json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : NULL;
+}
+
+/* A "0x..." member, or a number; a missing one fails the test. */
+static uint64_t
+jnum(struct json_object *o, const char *key)
+{
+	struct json_object *v = jget(o, key);
+
+	if (v == NULL)
+		fail_msg("key %s missing in %s", key,
+		    json_object_to_json_string(o));
+	if (json_object_is_type(v, json_type_string))
+		return strtoull(json_object_get_string(v), NULL, 0);
+	return (uint64_t)json_object_get_int64(v);
+}
+
+static int
+jbool(struct json_object *o, const char *key)
+{
+	struct json_object *v = jget(o, key);
+
+	return v != NULL && json_object_get_boolean(v);
+}
+
+static int
+jnull(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	return json_object_object_get_ex(o, key, &v) && v == NULL;
+}
+
+static size_t
+jlen(struct json_object *a)
+{
+	assert_true(json_object_is_type(a, json_type_array));
+	return json_object_array_length(a);
+}
+
+static struct json_object *
+jat(struct json_object *a, size_t i)
+{
+	return json_object_array_get_idx(a, i);
+}
+
+/* Same string, or both missing/null. */
+static void
+same_str(const char *what, const char *got, const char *want)
+{
+	if (got == NULL && want == NULL)
+		return;
+	if (got == NULL || want == NULL || strcmp(got, want) != 0)
+		fail_msg("%s: got %s, want %s", what, got ? got : "null",
+		    want ? want : "null");
+}
+
+/* ---- fixture ------------------------------------------------------------ */
+
+static const struct {
+	const char *name;
+	const char *const *gg;
+	const char *low;
+} guests[NGUESTS] = {
+	[EP_19045 - 1] = { "w19045", gg_19045, NULL },
+	[EP_17763 - 1] = { "w17763", gg_17763, NULL },
+	[EP_22631 - 1] = { "w22631", gg_22631, NULL },
+	[EP_26100 - 1] = { "w26100", gg_26100, NULL },
+	[EP_SHIFTED - 1] = { "wshifted", gg_shifted, NULL },
+	[EP_SPLIT - 1] = { "wsplit", gg_split, "128M" },
+	[EP_CORRUPT - 1] = { "wcorrupt", gg_corrupt, NULL },
+	[EP_NONE - 1] = { "wnone", gg_none, NULL },
+};
+
+/* Load DIR/NAME.json into gs->man and gs->win. */
+static int
+load_manifest(const char *dir, struct guest *gs)
+{
+	char path[4096];
+
+	json_object_put(gs->man);
+	snprintf(path, sizeof(path), "%s/%s.json", dir, gs->name);
+	gs->man = json_object_from_file(path);
+	gs->win = jget(gs->man, "win");
+	return gs->win != NULL ? 0 : -1;
+}
+
+/* A holder subscribed to `ep` alone (events of the others would interleave). */
+static struct vmsig_holder *
+holder_ep(const char *dir, uint32_t ep)
+{
+	struct vmsig_holder *h = NULL;
+
+	if (vmsig_holder_open(h_hsock(dir), "test", 5000, &h) < 0)
+		return NULL;
+	if (vmsig_holder_subscribe(h, &ep, 1, VMSIG_EV_BIT(VMSIG_EV_MEMCTX) |
+	    VMSIG_EV_BIT(VMSIG_EV_MEMCTX_INVALIDATED), 5000) < 0) {
+		vmsig_holder_close(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* The next MEMCTX of the holder's endpoint, of epoch `epoch`. */
+static int
+wait_memctx(struct vmsig_holder *h, uint32_t epoch)
+{
+	long end = now_ms() + 15000;
+	vmsig_event *ev;
+	int r, ok = 0;
+
+	while (!ok && now_ms() < end) {
+		r = vmsig_holder_next(h, (int)(end - now_ms()), &ev);
+		if (r <= 0)
+			return -1;
+		ok = ev->type == VMSIG_EV_MEMCTX && ev->epoch == epoch;
+		vmsig_event_free(ev);
+	}
+	return ok ? 0 : -1;
+}
+
+static int
+start_memctx(struct fx *fx, uint32_t ep)
+{
+	struct guest *gs = &fx->gs[ep - 1];
+	char bin[4096], asock[4096], img[4096], eps[16];
+	const char *argv[16] = { bin, "--endpoint", eps, "--ram", img,
+	    "--connect", asock, "--revalidate-ms", "100" };
+	struct vmsig_holder *h;
+	size_t n = 9;
+	int r;
+
+	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsig-memctx"));
+	snprintf(asock, sizeof(asock), "%s", h_asock(fx->dir));
+	snprintf(img, sizeof(img), "%s/%s.img", fx->dir, gs->name);
+	snprintf(eps, sizeof(eps), "%" PRIu32, ep);
+	if (gs->low != NULL) {
+		argv[n++] = "--low";
+		argv[n++] = gs->low;
+	}
+	argv[n] = NULL;
+	if ((h = holder_ep(fx->dir, ep)) == NULL)
+		return -1;
+	r = h_spawn((char *const *)argv, 0, 0, &gs->mc);
+	if (r == 0)
+		r = wait_memctx(h, 1);
+	vmsig_holder_close(h);
+	return r;
+}
+
+static int
+cleanup(struct fx *fx)
+{
+	int st = 0, fds;
+	size_t i;
+
+	for (i = 0; i < NGUESTS; i++) {
+		if (fx->gs[i].mc.pid > 0)
+			(void)h_stop(&fx->gs[i].mc, SIGTERM, 5000);
+		json_object_put(fx->gs[i].man);
+	}
+	if (fx->d.pid > 0)
+		st = h_stop(&fx->d, SIGTERM, 5000);
+	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		st = -1;
+	h_rmdir(fx->dir);
+	if ((fds = h_fd_count(0)) != fx->base_self) {
+		fprintf(stderr, "descriptors: %d before, %d after\n",
+		    fx->base_self, fds);
+		st = -1;
+	}
+	free(fx);
+	return st == 0 ? 0 : -1;
+}
+
+static int
+group_setup(void **state)
+{
+	struct gg_manifest *m;
+	struct fx *fx = calloc(1, sizeof(*fx));
+	uint32_t ep;
+
+	if (fx == NULL)
+		return -1;
+	fx->base_self = h_fd_count(0);
+	/* tmpfs, like the RAM files of real guests. */
+	if (asprintf(&fx->dir, "/dev/shm/vmsigctl-win.XXXXXX") < 0 ||
+	    mkdtemp(fx->dir) == NULL || h_vmsigd(fx->dir, NULL, &fx->d) < 0)
+		goto fail;
+	for (ep = 1; ep <= NGUESTS; ep++) {
+		struct guest *gs = &fx->gs[ep - 1];
+
+		gs->name = guests[ep - 1].name;
+		gs->gg = guests[ep - 1].gg;
+		gs->low = guests[ep - 1].low;
+		if (gg_make(fx->dir, gs->name, gs->gg, &m) < 0) {
+			fprintf(stderr, "setup: guestgen %s failed\n", gs->name);
+			goto fail;
+		}
+		gg_manifest_free(m);
+		if ((load_manifest(fx->dir, gs) < 0 && ep != EP_NONE) ||
+		    start_memctx(fx, ep) < 0) {
+			fprintf(stderr, "setup: %s: no \"win\" in the manifest, "
+			    "or vmsig-memctx gave no context\n", gs->name);
+			goto fail;
+		}
+	}
+	g = fx;
+	*state = fx;
+	return 0;
+fail:
+	fprintf(stderr, "setup failed in %s\n", fx->dir);
+	(void)cleanup(fx);
+	return -1;
+}
+
+static int
+group_teardown(void **state)
+{
+	/* A failed setup has cleaned up already. */
+	return *state != NULL ? cleanup(*state) : 0;
+}
+
+/* ---- the manifest's ground truth ----------------------------------------- */
+
+/* The manifest's processes of guest ep: the ones the ring reaches. */
+static struct json_object *
+man_procs(uint32_t ep)
+{
+	struct json_object *a = jget(g->gs[ep - 1].win, "processes");
+
+	assert_non_null(a);
+	return a;
+}
+
+/* A process whose path cannot be read (PEB paged out, or gone). */
+static int
+man_paged(struct json_object *p)
+{
+	return jstr(p, "path_fault") != NULL;
+}
+
+/* The manifest's module list of process pid of guest ep, or NULL. */
+static struct json_object *
+man_mods(uint32_t ep, uint64_t pid)
+{
+	struct json_object *a = jget(g->gs[ep - 1].win, "modules");
+	size_t i;
+
+	assert_non_null(a);
+	for (i = 0; i < jlen(a); i++)
+		if (jnum(jat(a, i), "pid") == pid)
+			return jget(jat(a, i), "list");
+	return NULL;
+}
+
+/* Page-table roots compare without their low 12 bits (PCID, flags). */
+#define ROOT(x)	((x) & ~0xfffull)
+
+/* 1 when winfo of ep says the library found EPROCESS.WoW64Process. */
+static int
+wow64_found(uint32_t ep)
+{
+	static int known[NGUESTS + 1];
+	struct json_object *o, *offs;
+	struct run r;
+	size_t i;
+
+	if (known[ep] == 0) {
+		known[ep] = -1;
+		o = run_json(&r, 0, "winfo", fmt("%" PRIu64, ep), NULL);
+		offs = jget(o, "offsets");
+		for (i = 0; i < jlen(offs); i++)
+			if (strcmp(jstr(jat(offs, i), "name"),
+			    "EPROCESS.WoW64Process") == 0 &&
+			    jstr(jat(offs, i), "offset") != NULL)
+				known[ep] = 1;
+		json_object_put(o);
+	}
+	return known[ep] == 1;
+}
+
+/* One process of `ps --json` against its manifest record. */
+static void
+check_proc(uint32_t ep, struct json_object *got, struct json_object *want)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "pid %" PRIu64, jnum(want, "pid"));
+	assert_int_equal(jnum(got, "pid"), jnum(want, "pid"));
+	assert_int_equal(jnum(got, "ppid"), jnum(want, "ppid"));
+	same_str(what, jstr(got, "name"), jstr(want, "name"));
+	assert_int_equal(jnum(got, "eprocess"), jnum(want, "eprocess"));
+	assert_int_equal(ROOT(jnum(got, "dtb")), ROOT(jnum(want, "dtb")));
+	assert_int_equal(ROOT(jnum(got, "user_dtb")),
+	    ROOT(jnum(want, "user_dtb")));
+	assert_int_equal(jnum(got, "peb"), jnum(want, "peb"));
+	assert_int_equal(jbool(got, "exited"), jbool(want, "exited"));
+	/*
+	 * WOW64 is reported only when the library found the field (winfo
+	 * says so); it must never be reported for a 64-bit process.
+	 */
+	if (jbool(got, "wow64") || wow64_found(ep))
+		assert_int_equal(jbool(got, "wow64"), jbool(want, "wow64"));
+	if (man_paged(want)) {
+		/* Shown, not hidden: the error and the page it failed in. */
+		assert_null(jstr(got, "path"));
+		assert_non_null(jstr(got, "error"));
+		assert_non_null(jstr(got, "fault_va"));
+		assert_int_equal(jnum(got, "fault_va") & ~0xfffull,
+		    jnum(want, "path_fault") & ~0xfffull);
+	} else {
+		same_str(what, jstr(got, "path"), jstr(want, "path"));
+		assert_true(jnull(got, "error"));
+		assert_true(jnull(got, "fault_va"));
+	}
+}
+
+/* ps --json of ep against the manifest, in ring order. */
+static void
+check_ps(uint32_t ep, struct json_object *got)
+{
+	struct json_object *want = man_procs(ep);
+	size_t i;
+
+	assert_int_equal(jlen(got), jlen(want));
+	for (i = 0; i < jlen(want); i++)
+		check_proc(ep, jat(got, i), jat(want, i));
+	/* The ring starts at System, whose DTB is the kernel's root. */
+	assert_int_equal(jnum(jat(got, 0), "pid"), 4);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+/* Every modelled build, the shifted layout and the split layout. */
+static void
+t_ps_builds(void **state)
+{
+	uint32_t ep;
+	struct run r;
+
+	(void)state;
+	for (ep = 1; ep < EP_CORRUPT; ep++) {
+		struct json_object *o;
+
+		o = run_json(&r, 0, "ps", fmt("%" PRIu64, ep), NULL);
+		check_ps(ep, o);
+		/* A complete ring: no warning. */
+		assert_null(strstr(r.err, "warning"));
+		json_object_put(o);
+	}
+}
+
+/* Text mode: a title with the epoch, a header row, a line per process. */
+static void
+t_ps_text(void **state)
+{
+	struct json_object *want = man_procs(EP_19045);
+	char title[64];
+	struct run r;
+	size_t i, lines = 0;
+
+	(void)state;
+	run(&r, "ps", "1", NULL);
+	assert_int_equal(r.status, 0);
+	snprintf(title, sizeof(title), "endpoint 1 epoch 1: ");
+	assert_memory_equal(r.out, title, strlen(title));
+	assert_non_null(strstr(r.out, "\n PID  PPID  NAME"));
+	for (i = 0; i < r.len; i++)
+		lines += r.out[i] == '\n';
+	for (i = 0; i < jlen(want); i++)
+		assert_non_null(strstr(r.out, jstr(jat(want, i), "name")));
+	assert_int_equal(lines, 2 + jlen(want));
+	/* A failed item is marked, not hidden. */
+	assert_non_null(strstr(r.out, "! path: "));
+}
+
+/* A corrupt ring: what was read, a warning naming the address, exit 0. */
+static void
+t_ps_corrupt(void **state)
+{
+	struct json_object *o;
+	struct run r;
+
+	(void)state;
+	o = run_json(&r, 0, "ps", fmt("%" PRIu64, EP_CORRUPT), NULL);
+	check_ps(EP_CORRUPT, o);
+	assert_non_null(strstr(r.err, "warning: ps: endpoint 7: the process "
+	    "list ends early at 0x"));
+	assert_non_null(strstr(r.err, ": a link does not point back; "));
+	json_object_put(o);
+}
+
+/* modules --json against a manifest module list, in load order. */
+static void
+check_mods(struct json_object *got, struct json_object *want)
+{
+	size_t i;
+
+	assert_int_equal(jlen(got), jlen(want));
+	for (i = 0; i < jlen(want); i++) {
+		struct json_object *a = jat(got, i), *b = jat(want, i);
+
+		same_str("module name", jstr(a, "name"), jstr(b, "name"));
+		same_str("module path", jstr(a, "path"), jstr(b, "path"));
+		assert_int_equal(jnum(a, "base"), jnum(b, "base"));
+		assert_int_equal(jnum(a, "size"), jnum(b, "size"));
+		assert_int_equal(jnum(a, "entry"), jnum(b, "entry"));
+		assert_true(jnull(a, "error"));
+	}
+}
+
+/* A live user process of guest ep with modules and a readable PEB. */
+static struct json_object *
+user_proc(uint32_t ep)
+{
+	struct json_object *a = man_procs(ep), *p, *mods;
+	size_t i;
+
+	for (i = 0; i < jlen(a); i++) {
+		p = jat(a, i);
+		mods = man_mods(ep, jnum(p, "pid"));
+		if (jnum(p, "pid") != 4 && mods != NULL && jlen(mods) > 4 &&
+		    !jbool(p, "exited") && !man_paged(p))
+			return p;
+	}
+	fail_msg("endpoint %" PRIu32 ": no process with modules", ep);
+	return NULL;
+}
+
+static void
+t_modules_user(void **state)
+{
+	uint32_t eps[] = { EP_19045, EP_26100, EP_SHIFTED, EP_SPLIT };
+	struct json_object *o, *p;
+	struct run r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+		p = user_proc(eps[i]);
+		o = run_json(&r, 0, "modules", fmt("%" PRIu64, eps[i]),
+		    fmt("%" PRIu64, jnum(p, "pid")), NULL);
+		check_mods(o, man_mods(eps[i], jnum(p, "pid")));
+		json_object_put(o);
+	}
+}
+
+/* pid 4: the kernel's loaded-module list, ntoskrnl first. */
+static void
+t_modules_kernel(void **state)
+{
+	struct json_object *o, *want = man_mods(EP_19045, 4);
+	struct run r;
+
+	(void)state;
+	assert_non_null(want);
+	o = run_json(&r, 0, "modules", "1", "4", NULL);
+	check_mods(o, want);
+	assert_int_equal(jnum(jat(o, 0), "base"),
+	    jnum(g->gs[0].win, "kernel_base"));
+	json_object_put(o);
+}
+
+/* A process whose PEB is paged out: modules fails with a message. */
+static void
+t_modules_paged(void **state)
+{
+	struct json_object *a = man_procs(EP_19045);
+	size_t i;
+	struct run r;
+
+	(void)state;
+	for (i = 0; i < jlen(a) && !man_paged(jat(a, i)); i++)
+		;
+	assert_true(i < jlen(a));
+	run(&r, "modules", "1", fmt("%" PRIu64, jnum(jat(a, i), "pid")),
+	    NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "is not present"));
+	run(&r, "modules", "1", "3", NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "no process with pid 3"));
+}
+
+/* sections --json of one image against the manifest. */
+static void
+check_sections(const char *spid, struct json_object *pe)
+{
+	struct json_object *o, *want = jget(pe, "sections"), *a, *b;
+	struct run r;
+	size_t i;
+
+	o = run_json(&r, 0, "sections", "1", spid, jstr(pe, "module"), NULL);
+	assert_int_equal(jlen(o), jlen(want));
+	for (i = 0; i < jlen(want); i++) {
+		a = jat(o, i);
+		b = jat(want, i);
+		same_str("section", jstr(a, "name"), jstr(b, "name"));
+		assert_int_equal(jnum(a, "va"), jnum(b, "va"));
+		assert_int_equal(jnum(a, "size"), jnum(b, "size"));
+		assert_int_equal(jnum(a, "characteristics"),
+		    jnum(b, "characteristics"));
+	}
+	json_object_put(o);
+}
+
+/* exports --json (the image named by its base) against the manifest;
+ * counts forwarders and exports by ordinal only. */
+static void
+check_exports(const char *spid, struct json_object *pe, size_t *fwd,
+    size_t *ordonly)
+{
+	struct json_object *o, *want = jget(pe, "exports"), *a, *b;
+	struct run r;
+	size_t i;
+
+	o = run_json(&r, 0, "exports", "1", spid,
+	    fmt("0x%" PRIx64, jnum(pe, "base")), NULL);
+	assert_int_equal(jlen(o), jlen(want));
+	for (i = 0; i < jlen(want); i++) {
+		a = jat(o, i);
+		b = jat(want, i);
+		same_str("export", jstr(a, "name"), jstr(b, "name"));
+		assert_int_equal(jnum(a, "ordinal"), jnum(b, "ordinal"));
+		same_str("forward", jstr(a, "forward"), jstr(b, "forward"));
+		if (jstr(b, "forward") != NULL) {
+			assert_true(jnull(a, "va"));
+			(*fwd)++;
+		} else
+			assert_int_equal(jnum(a, "va"), jnum(b, "va"));
+		if (jstr(b, "name") == NULL) {
+			assert_true(jnull(a, "name"));
+			(*ordonly)++;
+		}
+	}
+	json_object_put(o);
+}
+
+/*
+ * imports --json against the manifest (whose "ordinal" of an import by
+ * name is the hint).  A table the library could not read to its end (a
+ * page of names not present) is a prefix of the manifest's, with the
+ * warning.  Returns the imports listed.
+ */
+static size_t
+check_imports(const char *spid, struct json_object *pe)
+{
+	struct json_object *o, *want = jget(pe, "imports"), *a, *b;
+	struct run r;
+	size_t i, n;
+
+	o = run_json(&r, 0, "imports", "1", spid, jstr(pe, "module"), NULL);
+	n = jlen(o);
+	if (strstr(r.err, "warning: imports: ") != NULL) {
+		assert_non_null(strstr(r.err, "the import table ends early"));
+		assert_true(n <= jlen(want));
+	} else
+		assert_int_equal(n, jlen(want));
+	for (i = 0; i < n; i++) {
+		a = jat(o, i);
+		b = jat(want, i);
+		assert_true(strcasecmp(jstr(a, "module"),
+		    jstr(b, "module")) == 0);
+		same_str("import", jstr(a, "name"), jstr(b, "name"));
+		assert_int_equal(jnum(a, jstr(b, "name") != NULL ? "hint" :
+		    "ordinal"), jnum(b, "ordinal"));
+		assert_int_equal(jnum(a, "iat"), jnum(b, "iat"));
+	}
+	json_object_put(o);
+	return n;
+}
+
+/* Every image of the manifest's "pe" list of guest 1, user and kernel. */
+static void
+t_pe(void **state)
+{
+	struct json_object *pes = jget(g->gs[0].win, "pe"), *pe;
+	size_t i, fwd = 0, ordonly = 0, nimp = 0, nuser = 0;
+	char spid[16];
+	struct run r;
+
+	(void)state;
+	assert_non_null(pes);
+	for (i = 0; i < jlen(pes); i++) {
+		pe = jat(pes, i);
+		snprintf(spid, sizeof(spid), "%" PRIu64, jnum(pe, "pid"));
+		check_sections(spid, pe);
+		check_exports(spid, pe, &fwd, &ordonly);
+		nimp += check_imports(spid, pe);
+		nuser += jnum(pe, "pid") != 4;
+	}
+	assert_true(fwd > 0 && ordonly > 0 && nimp > 0 && nuser > 0);
+	run(&r, "exports", "1", spid, "nosuch.dll", NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "has no module 'nosuch.dll'"));
+}
+
+/* winfo: the build, the kernel, the offsets as the manifest has them. */
+static void
+t_winfo(void **state)
+{
+	static const char *const must[] = { "EPROCESS.UniqueProcessId",
+	    "EPROCESS.ActiveProcessLinks", "EPROCESS.ImageFileName",
+	    "EPROCESS.Peb", "EPROCESS.InheritedFromUniqueProcessId" };
+	struct json_object *o, *offs, *want, *w;
+	uint32_t ep;
+	size_t i, k, found;
+	struct run r;
+
+	(void)state;
+	for (ep = 1; ep < EP_NONE; ep++) {
+		w = g->gs[ep - 1].win;
+		o = run_json(&r, 0, "winfo", fmt("%" PRIu64, ep), NULL);
+		assert_int_equal(jnum(o, "epoch"), 1);
+		assert_int_equal(jnum(o, "build"), jnum(w, "build"));
+		assert_int_equal(jnum(o, "kernel_base"), jnum(w, "kernel_base"));
+		offs = jget(o, "offsets");
+		want = jget(w, "offsets");
+		assert_non_null(want);
+		for (k = found = 0; k < sizeof(must) / sizeof(must[0]); k++)
+			for (i = 0; i < jlen(offs); i++) {
+				if (strcmp(jstr(jat(offs, i), "name"),
+				    must[k]) != 0)
+					continue;
+				assert_int_equal(jnum(jat(offs, i), "offset"),
+				    jnum(want, must[k]));
+				assert_non_null(jstr(jat(offs, i), "how"));
+				found++;
+			}
+		assert_int_equal(found, sizeof(must) / sizeof(must[0]));
+		json_object_put(o);
+	}
+	run(&r, "winfo", "1", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "EPROCESS.UniqueProcessId"));
+}
+
+/* --pid reads, translates, maps and scans the process's address space:
+ * the same answers as --cr3 with its DTB. */
+static void
+t_pid_option(void **state)
+{
+	struct json_object *p = user_proc(EP_19045), *mod, *o;
+	char spid[16], sdtb[32], sbase[32], out[2][65536];
+	uint64_t base;
+	struct run r;
+
+	(void)state;
+	snprintf(spid, sizeof(spid), "%" PRIu64, jnum(p, "pid"));
+	snprintf(sdtb, sizeof(sdtb), "0x%" PRIx64, jnum(p, "dtb"));
+	mod = jat(man_mods(EP_19045, jnum(p, "pid")), 1);	/* a DLL */
+	base = jnum(mod, "base");
+	snprintf(sbase, sizeof(sbase), "0x%" PRIx64, base);
+
+	o = run_json(&r, 0, "read", "1", "va", sbase, "2", "--pid", spid,
+	    NULL);
+	assert_string_equal(jstr(o, "bytes"), "4d5a");
+	assert_int_equal(jnum(o, "cr3"), jnum(p, "dtb"));
+	json_object_put(o);
+
+	run(&r, "translate", "1", sbase, "--pid", spid, NULL);
+	assert_int_equal(r.status, 0);
+	snprintf(out[0], sizeof(out[0]), "%s", r.out);
+	run(&r, "translate", "1", sbase, "--cr3", sdtb, NULL);
+	assert_string_equal(r.out, out[0]);
+
+	run(&r, "pmap", "1", "--pid", spid, NULL);
+	assert_int_equal(r.status, 0);
+	assert_true(r.len < sizeof(out[1]));
+	snprintf(out[1], sizeof(out[1]), "%s", r.out);
+	run(&r, "pmap", "1", "--cr3", sdtb, NULL);
+	assert_string_equal(r.out, out[1]);
+
+	run(&r, "scan", "1", "4d5a", "--pid", spid, "--max", "1", NULL);
+	assert_int_equal(r.status, 0);
+
+	run(&r, "read", "1", "va", sbase, "2", "--pid", "3", NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "no process with pid 3"));
+}
+
+/* The guest reboots: a new epoch, a new process list, the new manifest. */
+static void
+t_reboot(void **state)
+{
+	struct fx *fx = *state;
+	struct json_object *before, *after, *o;
+	struct gg_manifest *m2;
+	struct vmsig_holder *h;
+	char mpath[4096], img[4096];
+	struct run r;
+	size_t i, same = 0;
+
+	before = run_json(&r, 0, "ps", "1", NULL);
+	assert_non_null(h = holder_ep(fx->dir, 1));
+	snprintf(mpath, sizeof(mpath), "%s/%s.json", fx->dir, fx->gs[0].name);
+	snprintf(img, sizeof(img), "%s/%s.img", fx->dir, fx->gs[0].name);
+	assert_int_equal(gg_reboot(mpath, img, 0, &m2), 0);
+	gg_manifest_free(m2);
+	assert_int_equal(load_manifest(fx->dir, &fx->gs[0]), 0);
+	assert_int_equal(wait_memctx(h, 2), 0);
+	vmsig_holder_close(h);
+
+	after = run_json(&r, 0, "ps", "1", NULL);
+	check_ps(1, after);
+	/* Not the old list: EPROCESSes and DTBs of a new boot. */
+	for (i = 0; i < jlen(after) && i < jlen(before); i++)
+		same += jnum(jat(after, i), "eprocess") ==
+		    jnum(jat(before, i), "eprocess") &&
+		    jnum(jat(after, i), "dtb") == jnum(jat(before, i), "dtb");
+	assert_true(same < jlen(after));
+	o = run_json(&r, 0, "winfo", "1", NULL);
+	assert_int_equal(jnum(o, "epoch"), 2);
+	json_object_put(o);
+	json_object_put(before);
+	json_object_put(after);
+}
+
+/* A guest with a kernel but no Windows structures: every Windows command
+ * and --pid fail with a message; the memory commands still work. */
+static void
+t_not_windows(void **state)
+{
+	static const char *const cmds[][6] = {
+		{ "ps", "8" },
+		{ "winfo", "8" },
+		{ "modules", "8", "4" },
+		{ "exports", "8", "4", "ntoskrnl" },
+		{ "pmap", "8", "--pid", "4" },
+	};
+	struct run r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		run(&r, cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3],
+		    cmds[i][4], NULL);
+		assert_int_equal(r.status, 1);
+		assert_non_null(strstr(r.err, "endpoint 8 epoch 1 kcr3 0x"));
+		assert_non_null(strstr(r.err, ": no Windows context: "));
+	}
+	run(&r, "read", "8", "pa", "0", "16", NULL);
+	assert_int_equal(r.status, 0);
+}
+
+/* Bad command lines exit 2 before connecting. */
+static void
+t_usage(void **state)
+{
+	static const char *const bad[][8] = {
+		{ "ps" },
+		{ "ps", "0" },
+		{ "ps", "1", "2" },
+		{ "ps", "1", "--cr3", "1000" },
+		{ "modules", "1" },
+		{ "modules", "1", "x" },
+		{ "modules", "1", "-4" },
+		{ "exports", "1", "4" },
+		{ "sections", "1", "4", "" },
+		{ "imports", "1", "4", "a", "b" },
+		{ "winfo" },
+		{ "translate", "1", "0", "--pid", "4", "--cr3", "1000" },
+		{ "read", "1", "pa", "0", "8", "--pid", "4" },
+		{ "scan", "1", "00", "--physical", "--pid", "4" },
+		{ "translate", "1", "0", "--pid", "x" },
+	};
+	struct run r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		run(&r, bad[i][0], bad[i][1], bad[i][2], bad[i][3], bad[i][4],
+		    bad[i][5], bad[i][6], bad[i][7], NULL);
+		if (r.status != 2)
+			fail_msg("case %zu (%s): exit %d", i, bad[i][0],
+			    r.status);
+		assert_non_null(strstr(r.err, "usage: vmsigctl"));
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_ps_builds),
+		cmocka_unit_test(t_ps_text),
+		cmocka_unit_test(t_ps_corrupt),
+		cmocka_unit_test(t_modules_user),
+		cmocka_unit_test(t_modules_kernel),
+		cmocka_unit_test(t_modules_paged),
+		cmocka_unit_test(t_pe),
+		cmocka_unit_test(t_winfo),
+		cmocka_unit_test(t_pid_option),
+		cmocka_unit_test(t_not_windows),
+		cmocka_unit_test(t_usage),
+		cmocka_unit_test(t_reboot),	/* last: it changes guest 1 */
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

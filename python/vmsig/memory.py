@@ -12,7 +12,6 @@ otherwise, so a context that ended is never touched.
 Runs in: holder
 """
 
-import array
 import collections
 import ctypes
 import errno as _errno
@@ -27,13 +26,11 @@ PAGE_USER = 0x2
 PAGE_NX = 0x4
 
 _SCRATCH = 4096
-# Python-side translations: per address space, a direct-mapped table of
-# _XC_SLOTS (page number, file offset) pairs in one array (one cache line
-# per lookup, no objects per entry), for at most _XC_SPACES spaces.
-_XC_SLOTS = 1 << 14
-_XC_MASK = _XC_SLOTS - 1
+# Python-side translations: per address space a dict {va >> 12: file
+# offset of the page}, at most _XC_PAGES pages in at most _XC_SPACES spaces
+# (then they are dropped and learnt again).
+_XC_PAGES = 1 << 16
 _XC_SPACES = 8
-_XC_EMPTY = array.array("q", [-1]) * (2 * _XC_SLOTS)
 # The window's cr3 when there is none: identical to no cr3 a caller has.
 _NOWIN = object()
 
@@ -144,8 +141,8 @@ class Memory:
         self._read_va = self._lib.vmsig_mem_read_va
         self._read_pa = self._lib.vmsig_mem_read_pa
         self._loc = loc         # (epoch, low, segments) of the MEMCTX
-        self._xc = {}           # cr3 -> table (see _XC_SLOTS)
-        self._xk = None         # the table of kcr3 (cr3 None)
+        self._xc = {}           # cr3 -> {va >> 12: file offset of page}
+        self._xk = None         # the dict of kcr3 (cr3 None)
         # The window: the last large page learned, as virtual
         # [_wv, _wv + _wl) under cr3 _wc, at file offset _wf.
         self._wc, self._wv, self._wl, self._wf = _NOWIN, 0, 0, 0
@@ -273,14 +270,13 @@ class Memory:
             if 0 <= o <= o + n <= self._wl:
                 o += self._wf
                 return self._mm[o:o + n]
-        a = self._xk if cr3 is None else self._xc.get(cr3)
-        if a is not None:
-            p = va >> 12
-            i = (p & _XC_MASK) << 1
-            if a[i] == p and va >= 0:
+        d = self._xk if cr3 is None else self._xc.get(cr3)
+        if d is not None:
+            off = d.get(va >> 12)
+            if off is not None:
                 o = va & 0xfff
                 if 0 <= n <= 4096 - o:
-                    off = a[i + 1] + o
+                    off += o
                     return self._mm[off:off + n]
         m = self._m if self.holder._gen == self._gen else \
             self._revalidate("read_va")
@@ -361,17 +357,14 @@ class Memory:
         off = self._locate(x.gpa - (va & 0xfff))
         if off is None or not 0 <= va < 1 << 64:
             return
-        a = self._xc.get(cr3)
-        if a is None:
-            if len(self._xc) >= _XC_SPACES:
+        d = self._xc.get(cr3)
+        if d is None or len(d) >= _XC_PAGES:
+            if len(self._xc) >= _XC_SPACES or d is not None:
                 self._forget()
-            a = self._xc[cr3] = array.array("q", _XC_EMPTY)
+            d = self._xc[cr3] = {}
             if cr3 == self.kcr3:
-                self._xk = a
-        p = va >> 12
-        i = (p & _XC_MASK) << 1
-        a[i] = p
-        a[i + 1] = off
+                self._xk = d
+        d[va >> 12] = off
         if x.page_size > 4096:
             self._window(key, va, x.gpa, x.page_size)
 

@@ -171,3 +171,69 @@ def test_many_hits_chunked(mem):
     it = mem.scan_pa(b"\0" * 8, 0, 1 << 20)
     hits = [next(it) for _ in range(10000)]
     assert hits == sorted(set(hits))
+
+
+def test_shortcut_equals_library(env):
+    """Small reads answered from the Python-side translations equal the
+    library's own reads (readinto_va always goes through it), on a split
+    layout (RAM above 4 GiB) too."""
+    import random
+    m = env.guest(size="256M", extra=["--low", "128M"])
+    env.helper(m, extra=["--low", "0x8000000"])
+    with env.holder() as h:
+        h.subscribe()
+        expect(h, "MEMCTX")
+        mem = h.mem(1)
+        kcr3 = h2i(m["kcr3"])
+        runs = [r for r in mem.pmap(kcr3)]
+        rng = random.Random(3)
+        checked = 0
+        for _ in range(3000):
+            r = rng.choice(runs)
+            va = r.va + rng.randrange(0, r.size)
+            n = rng.choice([1, 8, 64, 4096, 5000])
+            ref = bytearray(n)
+            try:
+                mem.readinto_va(kcr3, va, ref)
+            except vmsig.Fault as e:
+                with pytest.raises(vmsig.Fault) as ei:
+                    mem.read_va(kcr3, va, n)
+                assert (ei.value.address, ei.value.done) == (e.address,
+                                                             e.done)
+                continue
+            for cr3 in (kcr3, None):
+                assert mem.read_va(cr3, va, n) == ref     # learns
+                assert mem.read_va(cr3, va, n) == ref     # shortcut
+            checked += 1
+        assert checked > 1000
+        with pytest.raises(ValueError):
+            mem.read_va(None, runs[0].va, -1)
+        for p in m["probes"]:
+            if not p.get("fault"):
+                want = bytes.fromhex(p["bytes"])
+                for _ in range(2):
+                    assert mem.read_va(h2i(p["cr3"]), h2i(p["va"]),
+                                       len(want)) == want
+
+
+def test_context_released_at_invalidation(guest):
+    """The tracker's descriptors and the Memory's own mapping are closed
+    when MEMCTX_INVALIDATED is delivered, not when Python collects."""
+    import gc
+    from conftest import fd_count
+    env, m = guest
+    with env.holder() as h:
+        gc.collect()
+        base = fd_count()
+        h.subscribe()
+        expect(h, "MEMCTX")
+        mem = h.mem(1)
+        kb = h2i(m["kernel_base"])
+        for _ in range(3):
+            assert mem.read_va(None, kb, 2) == b"MZ"
+        assert fd_count() > base
+        env.reboot(m)
+        expect(h, "MEMCTX_INVALIDATED")
+        assert fd_count() == base           # mem is still referenced
+        with pytest.raises(vmsig.StaleError):
+            mem.read_va(None, kb, 2)

@@ -41,7 +41,8 @@ static const struct vmsigctl_cmd cmds[] = {
 	{ "scan", "ENDPOINT HEXPATTERN [--cr3 HEX | --pid PID | --physical] "
 	    "[--max N] [--json] [--timeout S]",
 	    "find a byte pattern (?? is any byte)", vmsigctl_memmap_scan_main },
-	{ "write", "ENDPOINT pa|va ADDR HEXBYTES [--cr3 HEX] [--ttl MS]", "take the write lease, write guest RAM, release it", vmsigctl_write_main },
+	{ "write", "ENDPOINT pa|va ADDR HEXBYTES [--cr3 HEX | --pid PID] "
+	    "[--ttl MS]", "take the write lease, write guest RAM, release it", vmsigctl_write_main },
 	{ "lease", "ENDPOINT [--ttl MS] [--hold SECONDS]", "take the write lease, optionally keep it renewed, release it", vmsigctl_lease_main },
 	{ "ps", "ENDPOINT [--json] [--timeout S]",
 	    "the processes of a Windows guest", vmsigctl_win_ps_main },

@@ -129,6 +129,8 @@ struct write_args {
 	int va;
 	uint64_t addr, cr3;
 	int have_cr3;
+	uint32_t pid;		/* --pid: cr3 is that process's DTB */
+	int have_pid;
 	uint32_t ttl;
 	unsigned char *data;
 	size_t len;
@@ -145,6 +147,13 @@ do_write(struct vmsig_holder *h, struct write_args *a)
 		return r;
 	if (a->va && !a->have_cr3)
 		a->cr3 = kcr3;
+	if (a->have_pid) {
+		struct vmsigctl_mem m = { .h = h, .endpoint = a->ep,
+		    .kcr3 = kcr3 };
+
+		if (vmsigctl_win_pid_cr3(&m, a->pid, &a->cr3) != CTL_OK)
+			return CTL_FAIL;
+	}
 	r = vmsig_holder_lease_acquire(h, a->ep, a->ttl, -1, &lease, NULL);
 	if (r < 0) {
 		fail_msg(h, "lease", r);
@@ -175,6 +184,7 @@ write_parse(int argc, char **argv, struct write_args *a)
 	static const struct option opts[] = {
 		{ "cr3", required_argument, NULL, 'c' },
 		{ "ttl", required_argument, NULL, 't' },
+		{ "pid", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -185,6 +195,9 @@ write_parse(int argc, char **argv, struct write_args *a)
 		/* Addresses as the memory commands take them: hex. */
 		if (c == 'c' && vmsigctl_mem_addr(optarg, &a->cr3) == 0)
 			a->have_cr3 = 1;
+		else if (c == 'P' && vmsigctl_win_parse_pid(optarg,
+		    &a->pid) == 0)
+			a->have_pid = 1;
 		else if (c == 't' && vmsigctl_parse_u64(optarg,
 		    VMSIG_LEASE_TTL_MAX_MS, &v) == 0 && v > 0)
 			a->ttl = (uint32_t)v;
@@ -200,7 +213,8 @@ write_parse(int argc, char **argv, struct write_args *a)
 	else if (strcmp(argv[optind + 1], "pa") != 0)
 		return -EINVAL;
 	if (vmsigctl_mem_addr(argv[optind + 2], &a->addr) < 0 ||
-	    (a->have_cr3 && !a->va))
+	    ((a->have_cr3 || a->have_pid) && !a->va) ||
+	    (a->have_cr3 && a->have_pid))
 		return -EINVAL;
 	return parse_hex(argv[optind + 3], &a->data, &a->len);
 }

@@ -373,6 +373,8 @@ start_memctx(struct fx *fx, uint32_t ep)
 		argv[n++] = "--low";
 		argv[n++] = gs->low;
 	}
+	if (ep == EP_19045)
+		argv[n++] = "--writable";	/* t_write_pid */
 	argv[n] = NULL;
 	if ((h = holder_ep(fx->dir, ep)) == NULL)
 		return -1;
@@ -411,6 +413,8 @@ cleanup(struct fx *fx)
 static int
 group_setup(void **state)
 {
+	static char writer[32];
+	static const char *const extra[] = { "--allow-writer", writer, NULL };
 	struct gg_manifest *m;
 	struct fx *fx = calloc(1, sizeof(*fx));
 	uint32_t ep;
@@ -420,7 +424,10 @@ group_setup(void **state)
 	fx->base_self = h_fd_count(0);
 	/* tmpfs, like the RAM files of real guests. */
 	if (asprintf(&fx->dir, "/dev/shm/vmsigctl-win.XXXXXX") < 0 ||
-	    mkdtemp(fx->dir) == NULL || h_vmsigd(fx->dir, NULL, &fx->d) < 0)
+	    mkdtemp(fx->dir) == NULL)
+		goto fail;
+	snprintf(writer, sizeof(writer), "uid:%lu", (unsigned long)getuid());
+	if (h_vmsigd(fx->dir, extra, &fx->d) < 0)
 		goto fail;
 	for (ep = 1; ep <= NGUESTS; ep++) {
 		struct guest *gs = &fx->gs[ep - 1];
@@ -882,6 +889,37 @@ t_pid_option(void **state)
 	assert_non_null(strstr(r.err, "no process with pid 3"));
 }
 
+/* write --pid writes in the process's address space: the bytes land, read
+ * back through --pid, and are restored. */
+static void
+t_write_pid(void **state)
+{
+	struct json_object *p = user_proc(EP_19045), *o;
+	char spid[16], sva[32], old[64], want[96];
+	struct run r;
+
+	(void)state;
+	snprintf(spid, sizeof(spid), "%" PRIu64, jnum(p, "pid"));
+	/* A spare spot of the PEB page, past the fields anyone reads. */
+	snprintf(sva, sizeof(sva), "0x%" PRIx64, jnum(p, "peb") + 0xf00);
+	o = run_json(&r, 0, "read", "1", "va", sva, "4", "--pid", spid, NULL);
+	snprintf(old, sizeof(old), "%s", jstr(o, "bytes"));
+	json_object_put(o);
+	run(&r, "write", "1", "va", sva, "c0ffee11", "--pid", spid, NULL);
+	if (r.status != 0)
+		fail_msg("write --pid: exit %d: %s", r.status, r.err);
+	snprintf(want, sizeof(want), "wrote 4 of 4 bytes at va %s\n", sva);
+	assert_string_equal(r.out, want);
+	o = run_json(&r, 0, "read", "1", "va", sva, "4", "--pid", spid, NULL);
+	assert_string_equal(jstr(o, "bytes"), "c0ffee11");
+	json_object_put(o);
+	run(&r, "write", "1", "va", sva, old, "--pid", spid, NULL);
+	assert_int_equal(r.status, 0);
+	run(&r, "write", "1", "va", sva, "00", "--pid", "3", NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "no process with pid 3"));
+}
+
 /* The guest reboots: a new epoch, a new process list, the new manifest. */
 static void
 t_reboot(void **state)
@@ -965,6 +1003,8 @@ t_usage(void **state)
 		{ "translate", "1", "0", "--pid", "4", "--cr3", "1000" },
 		{ "read", "1", "pa", "0", "8", "--pid", "4" },
 		{ "scan", "1", "00", "--physical", "--pid", "4" },
+		{ "write", "1", "pa", "0", "00", "--pid", "4" },
+		{ "write", "1", "va", "0", "00", "--pid", "4", "--cr3=1" },
 		{ "translate", "1", "0", "--pid", "x" },
 	};
 	struct run r;
@@ -994,6 +1034,7 @@ main(void)
 		cmocka_unit_test(t_pe),
 		cmocka_unit_test(t_winfo),
 		cmocka_unit_test(t_pid_option),
+		cmocka_unit_test(t_write_pid),
 		cmocka_unit_test(t_not_windows),
 		cmocka_unit_test(t_usage),
 		cmocka_unit_test(t_reboot),	/* last: it changes guest 1 */

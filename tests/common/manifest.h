@@ -51,13 +51,21 @@ struct gg_win_proc {
 };
 
 struct gg_win_module {
-	char *name, *path;	/* BaseDllName, FullDllName (UTF-8) */
+	char *name, *path;	/* BaseDllName, FullDllName (UTF-8); NULL
+				 * when their buffers are paged out */
 	uint64_t base, size, entry;
+	uint64_t fault_va;	/* 0, or the page of the paged-out names */
+	uint64_t header_fault;	/* 0, or base: the PE header page is not
+				 * mapped in this process (pe_open -EFAULT) */
 };
 
 struct gg_win_modlist {
 	uint32_t pid;		/* 4: the kernel's PsLoadedModuleList */
-	uint64_t fault_va;	/* 0, or the PEB VA: listing fails -EFAULT */
+	int status;		/* 0, or EFAULT (14) */
+	uint64_t fault_va;	/* with EFAULT: the PEB VA (n == 0: the PEB
+				 * cannot be read), or the page of the first
+				 * loader entry that is paged out (the list
+				 * ends there: v holds the entries before) */
 	size_t n;
 	struct gg_win_module *v;	/* load order */
 };

@@ -138,6 +138,7 @@ load_modlists(json_object *w, struct gg_win *g)
 
 		o = json_object_array_get_idx(a, i);
 		ml->pid = num(o, "pid");
+		ml->status = (int)num(o, "status");
 		if ((r = hex(o, "fault_va", &ml->fault_va)) < 0 ||
 		    (r = arr(o, "list", sizeof(*ml->v), (void **)&ml->v,
 		    &ml->n, &l)) < 0)
@@ -149,7 +150,9 @@ load_modlists(json_object *w, struct gg_win *g)
 			if ((r = str(e, "name", &m->name)) < 0 ||
 			    (r = str(e, "path", &m->path)) < 0 ||
 			    (r = hex(e, "base", &m->base)) < 0 ||
-			    (r = hex(e, "size", &m->size)) < 0)
+			    (r = hex(e, "size", &m->size)) < 0 ||
+			    (r = hex(e, "fault_va", &m->fault_va)) < 0 ||
+			    (r = hex(e, "header_fault", &m->header_fault)) < 0)
 				return r;
 			r = hex(e, "entry", &m->entry);
 		}

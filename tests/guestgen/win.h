@@ -93,6 +93,11 @@ struct win_proc {
 	const char *path;	/* UTF-8 or NULL (static) */
 	uint64_t eproc, dtb, udtb, peb, wow64;
 	int exited, peb_absent, reachable, no_peb;
+	/* Paged-out loader data (0: none): the module whose name buffers
+	 * are out, the first entry that is out, the module whose header
+	 * page is not mapped in this process. */
+	size_t out_names, out_entry, out_header;
+	uint64_t names_va, entry_va;	/* their page's VA */
 	unsigned int session;
 	struct win_img **mods;	/* load order, exe first */
 	size_t nmods;
@@ -145,7 +150,8 @@ void	win_pe_exports(struct guest *, struct win_img *, const char *dllname,
 void	win_pe_imports(struct guest *, struct win_img *,
 	    const struct win_imp *imps, size_t n);
 void	win_pe_finish(struct guest *, struct win_img *);
-void	win_pe_map(struct guest *, struct win_img *, uint64_t cr3);
+void	win_pe_map(struct guest *, struct win_img *, uint64_t cr3,
+	    int no_header);
 void	win_pe_free(struct win_img *);
 
 /* win_mods.c */

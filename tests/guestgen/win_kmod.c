@@ -116,7 +116,7 @@ driver(struct guest *g, unsigned int i)
 	if (i == 3)
 		m->emit = 4;
 	win_pe_finish(g, m);
-	win_pe_map(g, m, g->kcr3);
+	win_pe_map(g, m, g->kcr3, 0);
 	return m;
 }
 

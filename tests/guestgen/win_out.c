@@ -7,6 +7,7 @@
  *
  * Runs in: tests (guestgen)
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,26 +70,34 @@ proc(FILE *f, const struct win_proc *p)
 	fputc('}', f);
 }
 
+/* One module list; p (NULL for the kernel's) may have paged-out parts. */
 static void
-modlist(FILE *f, uint32_t pid, uint64_t fault, struct win_img *const *m,
-    size_t n)
+modlist(FILE *f, uint32_t pid, int status, uint64_t fault,
+    struct win_img *const *m, size_t n, const struct win_proc *p)
 {
 	size_t i;
+	int names;
 
-	fprintf(f, "\n  {\"pid\":%u,", pid);
+	fprintf(f, "\n  {\"pid\":%u,\"status\":%d,", pid, status);
 	hx_or_null(f, "fault_va", fault);
 	fputs(",\"list\":[", f);
 	for (i = 0; i < n; i++) {
+		names = !(p != NULL && p->names_va != 0 && i == p->out_names);
 		fprintf(f, "%s{\"name\":", i ? "," : "");
-		str(f, m[i]->name);
+		str(f, names ? m[i]->name : NULL);
 		fputs(",\"path\":", f);
-		str(f, m[i]->path);
+		str(f, names ? m[i]->path : NULL);
 		fputc(',', f);
 		hx(f, "base", m[i]->base);
 		fputc(',', f);
 		hx(f, "size", m[i]->size);
 		fputc(',', f);
 		hx(f, "entry", m[i]->base + m[i]->entry_rva);
+		fputc(',', f);
+		hx_or_null(f, "fault_va", names ? 0 : p->names_va);
+		fputc(',', f);
+		hx_or_null(f, "header_fault", p != NULL && p->out_header == i &&
+		    i > 0 ? m[i]->base : 0);
 		fputc('}', f);
 	}
 	fputs("]}", f);
@@ -108,11 +117,14 @@ modules(FILE *f, const struct win *w)
 		if (k++)
 			fputc(',', f);
 		if (p->pid == 4)
-			modlist(f, 4, 0, w->kmods, w->nkmods);
+			modlist(f, 4, 0, 0, w->kmods, w->nkmods, NULL);
 		else if (p->exited || p->peb_absent)
-			modlist(f, p->pid, p->peb, NULL, 0);
+			modlist(f, p->pid, EFAULT, p->peb, NULL, 0, p);
+		else if (p->entry_va != 0)
+			modlist(f, p->pid, EFAULT, p->entry_va, p->mods,
+			    p->out_entry, p);
 		else
-			modlist(f, p->pid, 0, p->mods, p->nmods);
+			modlist(f, p->pid, 0, 0, p->mods, p->nmods, p);
 	}
 	fputs("],\n", f);
 }

@@ -423,15 +423,18 @@ page_rights(const struct win_img *m, uint32_t rva)
 	return E_XD;	/* headers */
 }
 
-/* Map the built pages at m->base under cr3 (frames taken on first use). */
+/*
+ * Map the built pages at m->base under cr3 (frames taken on first use);
+ * without the header page when no_header is set (not paged in there).
+ */
 void
-win_pe_map(struct guest *g, struct win_img *m, uint64_t cr3)
+win_pe_map(struct guest *g, struct win_img *m, uint64_t cr3, int no_header)
 {
 	size_t i, n = m->size / GG_4K;
 	uint64_t va, r;
 
 	for (i = 0; i < n; i++) {
-		if (m->pages[i] == NULL)
+		if (m->pages[i] == NULL || (i == 0 && no_header))
 			continue;
 		if (m->frames[i] == 0) {
 			m->frames[i] = image_alloc(g, GG_4K, (g->low < g->size &&

@@ -25,6 +25,9 @@
 #define P_ZOMBIE	0x04u
 #define P_PAGED		0x08u	/* PEB page paged out */
 #define P_MODS		0x10u	/* gets --modules modules */
+#define P_OUT_ENTRY	0x20u	/* its 3rd loader entry is paged out */
+#define P_OUT_NAMES	0x40u	/* 4th module's names paged out, 5th's
+				 * header not mapped */
 #define KUSD_VA		0x7ffe0000ull
 #define LDR_ENTRY	0x120u
 
@@ -42,8 +45,8 @@ static const struct pdef first[] = {
 	{ "smss.exe", "\\SystemRoot\\System32\\smss.exe", 0, 0, 0, NULL },
 	{ "csrss.exe", SYS32 "csrss.exe", -1, 0, 0, "ObjectDirectory=\\Windows" },
 	{ "wininit.exe", SYS32 "wininit.exe", -1, 0, 0, NULL },
-	{ "services.exe", SYS32 "services.exe", 4, 0, 0, NULL },
-	{ "lsass.exe", SYS32 "lsass.exe", 4, 0, 0, NULL },
+	{ "services.exe", SYS32 "services.exe", 4, P_OUT_ENTRY, 0, NULL },
+	{ "lsass.exe", SYS32 "lsass.exe", 4, P_OUT_NAMES, 0, NULL },
 	{ "svchost.exe", SYS32 "svchost.exe", 5, 0, 0, "-k DcomLaunch -p" },
 	{ "explorer.exe", "C:\\Windows\\Explorer.EXE", -1, P_MODS, 1, NULL },
 	{ "OneDrive.exe", "C:\\Program Files (x86)\\Microsoft OneDrive\\"
@@ -119,6 +122,8 @@ choose_modules(struct guest *g, struct win_proc *p, const struct pdef *d)
 	add_mod(p, win_dll(g, "KERNEL32.DLL", 0), cap);
 	add_mod(p, win_dll(g, "KERNELBASE.dll", 0), cap);
 	want = d->flags & P_MODS ? w->opt.modules : 4 + image_randn(g, 6);
+	if (d->flags & (P_OUT_ENTRY | P_OUT_NAMES))
+		want = 6 + image_randn(g, 4);
 	if ((d->flags & P_MODS) && p->nmods < want)
 		add_mod(p, win_dll(g, "SHELL32.dll", 0), cap);
 	for (c = win_dll_catalog; *c != NULL && p->nmods < want; c++)
@@ -191,6 +196,23 @@ ldr_list(struct guest *g, uint64_t cr3, uint64_t head, const uint64_t *e,
 		    k > 0 ? e[order[k - 1]] + off : head);
 }
 
+/* Start the next heap allocation on a fresh page; return that page. */
+static uint64_t
+fresh_page(struct guest *g, struct win_proc *p)
+{
+	p->heap = (p->heap + GG_4K - 1) & ~(GG_4K - 1);
+	(void)win_user_alloc(g, p, 0);
+	return p->heap;
+}
+
+/* A pagefile PTE: not present, offset and protection (READWRITE). */
+static void
+page_out(struct guest *g, struct win_proc *p, uint64_t va)
+{
+	win_pte_set(g, p->kdtb, va, (image_randn(g, 1u << 20) << 32) |
+	    (4u << 5));
+}
+
 static void
 write_ldr(struct guest *g, struct win_proc *p, uint64_t ldr)
 {
@@ -207,14 +229,22 @@ write_ldr(struct guest *g, struct win_proc *p, uint64_t ldr)
 		const struct win_img *m = p->mods[i];
 		uint8_t noise[LDR_ENTRY];
 
+		if (i == p->out_entry && i > 0)
+			p->entry_va = fresh_page(g, p);
 		e[i] = win_user_alloc(g, p, LDR_ENTRY);
+		if (i == p->out_entry && i > 0)
+			(void)fresh_page(g, p);
 		memset(noise, 0, sizeof(noise));
 		win_vwrite(g, cr3, e[i], noise, sizeof(noise));
 		win_vput64(g, cr3, e[i] + 0x30, m->base);
 		win_vput64(g, cr3, e[i] + 0x38, m->base + m->entry_rva);
 		win_vput32(g, cr3, e[i] + 0x40, m->size);
+		if (i == p->out_names && i > 0)
+			p->names_va = fresh_page(g, p);
 		win_ustring(g, cr3, e[i] + 0x48, m->path, p);
 		win_ustring(g, cr3, e[i] + 0x58, m->name, p);
+		if (i == p->out_names && i > 0)
+			(void)fresh_page(g, p);
 		win_vput32(g, cr3, e[i] + 0x68, i == 0 ? 0x4000u : 0xca2ccu);
 		win_vput32(g, cr3, e[i] + 0x6c, 0xffff);
 		link(g, cr3, e[i] + 0x70, e[i] + 0x70, e[i] + 0x70);
@@ -262,7 +292,7 @@ write_peb(struct guest *g, struct win_proc *p, const struct pdef *d)
 	win_map_user(g, cr3, p->peb, image_alloc(g, GG_4K, 0, UINT64_MAX),
 	    E_RW | E_XD);
 	for (i = 0; i < p->nmods; i++)
-		win_pe_map(g, p->mods[i], cr3);
+		win_pe_map(g, p->mods[i], cr3, i > 0 && i == p->out_header);
 	pp = win_user_alloc(g, p, 0x440);
 	ldr = win_user_alloc(g, p, 0x58);
 	write_params(g, p, d, pp);
@@ -304,10 +334,19 @@ user_space(struct guest *g, struct win_proc *p, const struct pdef *d)
 		return;
 	}
 	choose_modules(g, p, d);
+	if ((d->flags & P_OUT_ENTRY) && p->nmods > 3)
+		p->out_entry = 2;
+	if ((d->flags & P_OUT_NAMES) && p->nmods > 5) {
+		p->out_names = 3;
+		p->out_header = 4;
+	}
 	write_peb(g, p, d);
-	if (d->flags & P_PAGED) {	/* a pagefile PTE: offset, protection */
-		win_pte_set(g, p->kdtb, p->peb,
-		    (image_randn(g, 1u << 20) << 32) | (4u << 5));
+	if (p->entry_va != 0)
+		page_out(g, p, p->entry_va);
+	if (p->names_va != 0)
+		page_out(g, p, p->names_va);
+	if (d->flags & P_PAGED) {
+		page_out(g, p, p->peb);
 		p->peb_absent = 1;
 	}
 	if (!w->L->kvas)

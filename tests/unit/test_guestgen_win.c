@@ -204,8 +204,10 @@ check_modlist(const struct ggimg *im, const struct gg_win_modlist *ml)
 
 	assert_non_null(p);
 	cr3 = ml->pid == 4 ? m->kcr3 : p->dtb;
-	if (ml->fault_va != 0) {
-		assert_int_equal(ml->n, 0);
+	assert_true(ml->status == 0 || ml->status == EFAULT);
+	assert_true((ml->status != 0) == (ml->fault_va != 0));
+	if (ml->status != 0 && ml->n == 0) {	/* the PEB is not there */
+		assert_int_equal(ml->fault_va, p->peb);
 		assert_int_equal(ggimg_read_va(im, cr3, ml->fault_va + 0x18, &v,
 		    8), -EFAULT);
 		return;
@@ -213,18 +215,42 @@ check_modlist(const struct ggimg *im, const struct gg_win_modlist *ml)
 	head = ml->pid == 4 ? m->win.ps_loaded_module_list :
 	    rq(im, cr3, p->peb + 0x18) + 0x10;
 	for (e = rq(im, cr3, head); e != head && n < 2000; e = rq(im, cr3, e)) {
-		const struct gg_win_module *x = &ml->v[n++];
+		const struct gg_win_module *x = &ml->v[n];
 
+		if (ml->status != 0 && n == ml->n) {	/* a paged-out entry */
+			assert_int_equal(e & ~0xfffull, ml->fault_va);
+			assert_int_equal(ggimg_read_va(im, cr3, e, &v, 8), -EFAULT);
+			break;
+		}
+		n++;
 		assert_true(n <= ml->n);
-		assert_int_equal(rq(im, cr3, rq(im, cr3, e) + 8), e);
+		if (ml->status == 0 || n < ml->n)	/* next one readable */
+			assert_int_equal(rq(im, cr3, rq(im, cr3, e) + 8), e);
 		assert_int_equal(rq(im, cr3, e + 0x30), x->base);
 		assert_int_equal(rq(im, cr3, e + 0x38), x->entry);
 		assert_int_equal(rq(im, cr3, e + 0x40) & 0xffffffff, x->size);
-		assert_int_equal(ustr(im, cr3, e + 0x48, buf, sizeof(buf)), 0);
-		assert_string_equal(buf, x->path);
-		assert_int_equal(ustr(im, cr3, e + 0x58, buf, sizeof(buf)), 0);
-		assert_string_equal(buf, x->name);
-		assert_int_equal(rq(im, cr3, x->base) & 0xffff, 0x5a4d);
+		if (x->fault_va != 0) {
+			assert_null(x->name);
+			assert_null(x->path);
+			assert_int_equal(ustr(im, cr3, e + 0x58, buf, sizeof(buf)),
+			    -EFAULT);
+			assert_int_equal(rq(im, cr3, e + 0x60) & ~0xfffull,
+			    x->fault_va);
+		} else {
+			assert_int_equal(ustr(im, cr3, e + 0x48, buf,
+			    sizeof(buf)), 0);
+			assert_string_equal(buf, x->path);
+			assert_int_equal(ustr(im, cr3, e + 0x58, buf,
+			    sizeof(buf)), 0);
+			assert_string_equal(buf, x->name);
+		}
+		if (x->header_fault != 0) {
+			assert_int_equal(x->header_fault, x->base);
+			assert_int_equal(ggimg_read_va(im, cr3, x->base, &v, 8),
+			    -EFAULT);
+		} else {
+			assert_int_equal(rq(im, cr3, x->base) & 0xffff, 0x5a4d);
+		}
 	}
 	assert_int_equal(n, ml->n);
 	if (ml->pid == 4) {
@@ -488,6 +514,14 @@ test_default(void **state)
 			    strcmp(w->pe[i].exports[j].name, "HeapAlloc") == 0;
 	assert_int_equal(fwd, 1);
 	assert_int_equal(gg_win_mods_by_pid(m, 4)->n, 17);
+	for (i = 0, zombie = paged = trunc = 0; i < w->nmodlists; i++) {
+		zombie += w->modlists[i].status != 0 && w->modlists[i].n > 0;
+		for (j = 0; j < w->modlists[i].n; j++) {
+			paged += w->modlists[i].v[j].fault_va != 0;
+			trunc += w->modlists[i].v[j].header_fault != 0;
+		}
+	}
+	assert_true(zombie == 1 && paged == 1 && trunc == 1);
 	check_win(m);
 	gg_manifest_free(m);
 }

@@ -255,23 +255,33 @@ find_exit(struct prof *p)
 }
 
 /* InheritedFromUniqueProcessId: pids of processes in the ring. */
+/*
+ * Processes that may break a field's rule before the offset is refused: a
+ * guest may corrupt one EPROCESS, and that must not hide the field in all
+ * the others.
+ */
+static size_t
+tolerated(const struct prof *p)
+{
+	return p->n / 16;
+}
+
 static void
 find_ppid(struct prof *p)
 {
 	struct vmsig_win *w = p->w;
 	int32_t off, best = -1;
-	size_t i, j, cnt, bestcnt = 0;
+	size_t i, j, cnt, bestcnt = 0, bad;
 	uint64_t v;
-	int ok;
 
 	for (off = w->off[WO_LINKS] + 16; off < w->off[WO_NAME]; off += 8) {
 		if (q(&p->s[0], off) != 0)
 			continue;
-		for (i = 1, cnt = 0, ok = 1; ok && i < p->n; i++) {
+		for (i = 1, cnt = 0, bad = 0; i < p->n; i++) {
 			v = q(&p->s[i], off);
 			if (v % 4 != 0 || v >= (1ull << 32)) {
-				ok = 0;
-				break;
+				bad++;
+				continue;
 			}
 			for (j = 0; j < p->n && v != 0; j++)
 				if (j != i && p->s[j].pid == v) {
@@ -279,7 +289,7 @@ find_ppid(struct prof *p)
 					break;
 				}
 		}
-		if (ok && cnt > bestcnt) {
+		if (bad <= tolerated(p) && cnt > bestcnt) {
 			bestcnt = cnt;
 			best = off;
 		}
@@ -310,16 +320,17 @@ find_peb(struct prof *p)
 {
 	struct vmsig_win *w = p->w;
 	int32_t off, best = -1;
-	size_t i, cnt, bestcnt = 0;
+	size_t i, cnt, bestcnt = 0, bad;
 	uint64_t v;
 	int ok;
 
 	for (off = w->off[WO_LINKS] + 16; off < w->off[WO_NAME]; off += 8) {
 		if (q(&p->s[0], off) != 0)
 			continue;
-		for (i = 1, ok = 1; ok && i < p->n; i++)
+		for (i = 1, bad = 0; i < p->n; i++)
 			if ((v = q(&p->s[i], off)) != 0 && !win_uva(v))
-				ok = 0;
+				bad++;
+		ok = bad <= tolerated(p);
 		for (i = 1, cnt = 0; ok && i < p->n; i++)
 			if ((v = q(&p->s[i], off)) != 0 &&
 			    peb_ok(w, p->s[i].dtb, v))

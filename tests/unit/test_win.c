@@ -538,8 +538,11 @@ struct sb {
 	struct vmsig_win *win;
 };
 
+typedef void (*sb_patch_fn)(struct wimg *w);
+
 static void
-sb_open(struct sb *b, unsigned int layout, unsigned int nproc, int corrupt)
+sb_open_patched(struct sb *b, unsigned int layout, unsigned int nproc,
+    int corrupt, sb_patch_fn patch)
 {
 	char path[64];
 	int rw;
@@ -548,6 +551,8 @@ sb_open(struct sb *b, unsigned int layout, unsigned int nproc, int corrupt)
 	assert_non_null(b->img);
 	wi_build(&b->w, b->img, SB_SIZE, layout, nproc, 5, 300, 42 + layout,
 	    corrupt);
+	if (patch != NULL)
+		patch(&b->w);
 	rw = kimg_memfd(b->img, SB_SIZE);
 	assert_true(rw >= 0);
 	/* The context refuses a writable descriptor: reopen read-only. */
@@ -557,6 +562,12 @@ sb_open(struct sb *b, unsigned int layout, unsigned int nproc, int corrupt)
 	assert_true(b->fd >= 0);
 	assert_int_equal(vmsig_mem_open(b->fd, SB_SIZE, &b->mem), 0);
 	assert_int_equal(vmsig_win_open(b->mem, b->w.kcr3, &b->win), 0);
+}
+
+static void
+sb_open(struct sb *b, unsigned int layout, unsigned int nproc, int corrupt)
+{
+	sb_open_patched(b, layout, nproc, corrupt, NULL);
 }
 
 static void
@@ -883,6 +894,32 @@ group_teardown(void **state)
 	return 0;
 }
 
+/* One EPROCESS breaks the rules of two fields; the rest still decide. */
+static void
+patch_one(struct wimg *w)
+{
+	const struct wi_layout *L = w->L;
+
+	wi_w64(w, w->kcr3, w->p[7].ep + L->ppid, 0x1235);
+	wi_w64(w, w->kcr3, w->p[7].ep + L->peb, 0xffffff0000001000ull);
+}
+
+static void
+test_selfbuilt_tolerant(void **state)
+{
+	struct vmsig_win_offset o;
+	struct sb b;
+
+	(void)state;
+	sb_open_patched(&b, 0, 20, 0, patch_one);
+	assert_int_equal(vmsig_win_offset(b.win, 3, &o), 0);
+	assert_string_equal(o.name, "EPROCESS.InheritedFromUniqueProcessId");
+	assert_int_equal(o.offset, b.w.L->ppid);
+	assert_int_equal(vmsig_win_offset(b.win, 5, &o), 0);
+	assert_int_equal(o.offset, b.w.L->peb);
+	sb_close(&b);
+}
+
 int
 main(void)
 {
@@ -891,6 +928,7 @@ main(void)
 		cmocka_unit_test(test_not_windows),
 		cmocka_unit_test(test_selfbuilt),
 		cmocka_unit_test(test_selfbuilt_corrupt),
+		cmocka_unit_test(test_selfbuilt_tolerant),
 		cmocka_unit_test_prestate(run_scene, &scenes[0]),
 		cmocka_unit_test_prestate(run_scene, &scenes[1]),
 		cmocka_unit_test_prestate(run_scene, &scenes[2]),

@@ -36,7 +36,7 @@ win_new(struct guest *g, const struct win_opts *o)
 	w->build_raw = 0xf0000000u | (uint32_t)(strcmp(o->build, "shifted") ?
 	    strtoul(o->build, NULL, 10) : w->L->build);
 	if (w->opt.procs == 0)
-		w->opt.procs = 14;
+		w->opt.procs = 15;
 	if (w->opt.modules == 0)
 		w->opt.modules = 16;
 	if (w->opt.exports == 0)

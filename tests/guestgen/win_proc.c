@@ -41,39 +41,40 @@ struct pdef {
 #define SYS32	"C:\\Windows\\system32\\"
 static const struct pdef first[] = {
 	{ "System", NULL, -2, P_NOPEB, 0, NULL },
+	{ "Secure System", NULL, 0, P_NOPEB, 0, NULL },
 	{ "Registry", NULL, 0, P_NOPEB, 0, NULL },
 	{ "smss.exe", "\\SystemRoot\\System32\\smss.exe", 0, 0, 0, NULL },
 	{ "csrss.exe", SYS32 "csrss.exe", -1, 0, 0, "ObjectDirectory=\\Windows" },
 	{ "wininit.exe", SYS32 "wininit.exe", -1, 0, 0, NULL },
-	{ "services.exe", SYS32 "services.exe", 4, P_OUT_ENTRY, 0, NULL },
-	{ "lsass.exe", SYS32 "lsass.exe", 4, P_OUT_NAMES, 0, NULL },
-	{ "svchost.exe", SYS32 "svchost.exe", 5, 0, 0, "-k DcomLaunch -p" },
+	{ "services.exe", SYS32 "services.exe", 5, P_OUT_ENTRY, 0, NULL },
+	{ "lsass.exe", SYS32 "lsass.exe", 5, P_OUT_NAMES, 0, NULL },
+	{ "svchost.exe", SYS32 "svchost.exe", 6, 0, 0, "-k DcomLaunch -p" },
 	{ "explorer.exe", "C:\\Windows\\Explorer.EXE", -1, P_MODS, 1, NULL },
 	{ "OneDrive.exe", "C:\\Program Files (x86)\\Microsoft OneDrive\\"
-	  "OneDrive.exe", 8, P_WOW64, 1, "/background" },
+	  "OneDrive.exe", 9, P_WOW64, 1, "/background" },
 	{ "MicrosoftEdgeUpdate.exe", "C:\\Program Files (x86)\\Microsoft\\"
-	  "EdgeUpdate\\MicrosoftEdgeUpdate.exe", 5, 0, 0, "/svc" },
-	{ "spoolsv.exe", SYS32 "spoolsv.exe", 5, P_PAGED, 0, NULL },
-	{ "conhost.exe", SYS32 "conhost.exe", 8, P_ZOMBIE, 1, "0xffffffff" },
+	  "EdgeUpdate\\MicrosoftEdgeUpdate.exe", 6, 0, 0, "/svc" },
+	{ "spoolsv.exe", SYS32 "spoolsv.exe", 6, P_PAGED, 0, NULL },
+	{ "conhost.exe", SYS32 "conhost.exe", 9, P_ZOMBIE, 1, "0xffffffff" },
 	{ "setup.exe", "C:\\Users\\J\xc3\xbcrgen\\AppData\\Local\\Temp\\"
-	  "setup.exe", 8, 0, 1, "/quiet" },
+	  "setup.exe", 9, 0, 1, "/quiet" },
 	{ "MemCompression", NULL, 0, P_NOPEB, 0, NULL },
 };
 #define NFIRST	(sizeof(first) / sizeof(first[0]))
 
 static const struct pdef cycle[] = {
-	{ "svchost.exe", SYS32 "svchost.exe", 5, 0, 0, "-k netsvcs -p" },
-	{ "RuntimeBroker.exe", SYS32 "RuntimeBroker.exe", 7, 0, 1, "-Embedding" },
-	{ "backgroundTaskHost.exe", SYS32 "backgroundTaskHost.exe", 7, 0, 1,
+	{ "svchost.exe", SYS32 "svchost.exe", 6, 0, 0, "-k netsvcs -p" },
+	{ "RuntimeBroker.exe", SYS32 "RuntimeBroker.exe", 8, 0, 1, "-Embedding" },
+	{ "backgroundTaskHost.exe", SYS32 "backgroundTaskHost.exe", 8, 0, 1,
 	  "-ServerName:App.AppX" },
-	{ "SearchProtocolHost.exe", SYS32 "SearchProtocolHost.exe", 5, 0, 0,
+	{ "SearchProtocolHost.exe", SYS32 "SearchProtocolHost.exe", 6, 0, 0,
 	  NULL },
 	{ "chrome.exe", "C:\\Program Files\\Google\\Chrome\\Application\\"
-	  "chrome.exe", 8, 0, 1, "--type=renderer" },
-	{ "svchost.exe", SYS32 "svchost.exe", 5, 0, 0, "-k LocalService -p" },
-	{ "dllhost.exe", SYS32 "DllHost.exe", 7, 0, 1, "/Processid:{AB89}" },
-	{ "taskhostw.exe", SYS32 "taskhostw.exe", 5, 0, 1, NULL },
-	{ "sihost.exe", SYS32 "sihost.exe", 5, 0, 1, NULL },
+	  "chrome.exe", 9, 0, 1, "--type=renderer" },
+	{ "svchost.exe", SYS32 "svchost.exe", 6, 0, 0, "-k LocalService -p" },
+	{ "dllhost.exe", SYS32 "DllHost.exe", 8, 0, 1, "/Processid:{AB89}" },
+	{ "taskhostw.exe", SYS32 "taskhostw.exe", 6, 0, 1, NULL },
+	{ "sihost.exe", SYS32 "sihost.exe", 6, 0, 1, NULL },
 	{ "ctfmon.exe", SYS32 "ctfmon.exe", -1, 0, 1, NULL },
 };
 #define NCYCLE	(sizeof(cycle) / sizeof(cycle[0]))

@@ -205,7 +205,7 @@ lva(const struct win *w, size_t i)
 static int
 in_session(const struct win_proc *p, size_t i)
 {
-	return i > 2 && !p->no_peb;
+	return i > 0 && !p->no_peb && strcmp(p->name, "smss.exe") != 0;
 }
 
 /* Session and Mm links of process i (heads sess[2] and mm). */
@@ -297,7 +297,7 @@ win_ring_build(struct guest *g)
 {
 	struct win *w = g->win;
 	const struct win_layout *L = w->L;
-	size_t i, n = w->nprocs, brk = n >= 6 ? n - 3 : n / 2;
+	size_t i, n = w->nprocs, brk = n >= 6 ? n - 3 : n - 2;
 	size_t j = n > 3 ? 3 : n - 1;
 	uint64_t sess[2], ctime = 0x01da000000000000ull + (image_rand(g) >> 20);
 	uint64_t a, b, top = w->procs[n - 1].pid;

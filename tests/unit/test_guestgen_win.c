@@ -492,7 +492,8 @@ test_default(void **state)
 
 	(void)state;
 	assert_int_equal(w->build, 19045);
-	assert_int_equal(w->nprocs, 14);
+	assert_int_equal(w->nprocs, 15);
+	assert_string_equal(w->procs[1].name, "Secure System");
 	assert_int_equal(w->ring_status, 0);
 	assert_int_equal(w->ndecoys, 3);
 	for (i = 0; i < w->nprocs; i++) {
@@ -568,7 +569,7 @@ test_corrupt_ring(void **state)
 
 	(void)state;
 	assert_int_equal(m->win.ring_status, EBADMSG);
-	assert_int_equal(m->win.nprocs, 12);
+	assert_int_equal(m->win.nprocs, 13);
 	assert_int_not_equal(m->win.ring_break, 0);
 	check_win(m);
 	gg_manifest_free(m);
@@ -619,7 +620,7 @@ test_big(void **state)
 	assert_int_equal(stat(m->image, &st), 0);
 	assert_true((uint64_t)st.st_blocks * 512 < (96ull << 20));
 	assert_int_equal(m->win.nprocs, 420);
-	assert_int_equal(gg_win_mods_by_pid(m, m->win.procs[8].pid)->n, 100);
+	assert_int_equal(gg_win_mods_by_pid(m, m->win.procs[9].pid)->n, 100);
 	check_win(m);
 	unlink(m->image);
 	gg_manifest_free(m);

@@ -97,7 +97,9 @@ struct holder_track {
 	vmsig_memseg *segs;		/* nseg entries, owned */
 	struct vmsig_mem *mem;		/* NULL: not mapped (yet) */
 	struct vmsig_win *win;		/* NULL: not opened (yet) */
-	int win_err;			/* why it could not be, this epoch */
+	int win_err;			/* why it could not be, last time */
+	uint32_t win_backoff_ms;	/* wait before the next try */
+	int64_t win_retry_ms;		/* CLOCK_MONOTONIC ms of that try */
 };
 
 struct holder_qent {

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vmsig/mem.h>
@@ -58,6 +59,8 @@ forget(struct holder_track *t)
 	vmsig_win_close(t->win);	/* it borrows mem: close it first */
 	t->win = NULL;
 	t->win_err = 0;
+	t->win_backoff_ms = 0;
+	t->win_retry_ms = 0;
 	vmsig_mem_close(t->mem);
 	t->mem = NULL;
 	if (t->fd >= 0)
@@ -190,6 +193,44 @@ vmsig_holder_mem(struct vmsig_holder *h, uint32_t endpoint,
 	return t->mem;
 }
 
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Open the epoch's Windows context, or say why not.  A failure is kept and
+ * the next try waits (0.5 s, doubling to 30 s): a guest still booting may
+ * validate later in the same epoch, and one that is not Windows must not
+ * be scanned again on every call.
+ */
+static int
+win_materialise(struct holder_track *t)
+{
+	int64_t now;
+	int r;
+
+	if (t->win != NULL)
+		return 0;
+	now = now_ms();
+	if (t->win_err != 0 && now < t->win_retry_ms)
+		return t->win_err;
+	if ((r = vmsig_win_open(t->mem, t->kcr3, &t->win)) == 0) {
+		t->win_err = 0;
+		t->win_backoff_ms = 0;
+		return 0;
+	}
+	t->win_err = r;
+	t->win_backoff_ms = t->win_backoff_ms == 0 ? 500 :
+	    t->win_backoff_ms >= 15000 ? 30000 : 2 * t->win_backoff_ms;
+	t->win_retry_ms = now + t->win_backoff_ms;
+	return r;
+}
+
 struct vmsig_win *
 vmsig_holder_win(struct vmsig_holder *h, uint32_t endpoint,
     uint32_t *ret_epoch, int *ret_err)
@@ -198,20 +239,12 @@ vmsig_holder_win(struct vmsig_holder *h, uint32_t endpoint,
 	int r = -ENOENT;
 
 	if (h == NULL || (t = find(h, endpoint)) == NULL ||
-	    materialise(t) == NULL)
-		goto fail;
-	if (t->win == NULL && t->win_err == 0 &&
-	    (r = vmsig_win_open(t->mem, t->kcr3, &t->win)) < 0)
-		t->win_err = r;
-	if (t->win == NULL) {
-		r = t->win_err;
-		goto fail;
+	    materialise(t) == NULL || (r = win_materialise(t)) < 0) {
+		if (ret_err != NULL)
+			*ret_err = r;
+		return NULL;
 	}
 	if (ret_epoch != NULL)
 		*ret_epoch = t->epoch;
 	return t->win;
-fail:
-	if (ret_err != NULL)
-		*ret_err = r;
-	return NULL;
 }

@@ -129,8 +129,10 @@ struct vmsig_mem *vmsig_holder_mem(struct vmsig_holder *h, uint32_t endpoint,
  * and kcr3, closed with that context when the epoch ends, opened again for
  * the next one.  Owned by h, valid as long as vmsig_holder_mem()'s.
  * Returns it, or NULL with *ret_err (when non-NULL) set to -ENOENT (no
- * context this epoch) or vmsig_win_open()'s error, which is kept for the
- * epoch: a guest that is not Windows is not scanned again on every call.
+ * context this epoch) or vmsig_win_open()'s error.  That error is kept and
+ * returned again until a retry is due (0.5 s after the first failure,
+ * doubling to 30 s): a guest still booting validates later in the same
+ * epoch, and one that is not Windows is not scanned on every call.
  * *ret_epoch (when non-NULL) receives the epoch on success.
  */
 struct vmsig_win;

@@ -40,6 +40,9 @@ struct prof {
 	struct sample *s;
 	size_t n;
 	uint8_t *store;
+	/* Where the fields after the links are looked for: between them and
+	 * ImageFileName on every known build, after the name as a fallback. */
+	int32_t lo, hi;
 };
 
 static uint64_t
@@ -274,7 +277,7 @@ find_ppid(struct prof *p)
 	size_t i, j, cnt, bestcnt = 0, bad;
 	uint64_t v;
 
-	for (off = w->off[WO_LINKS] + 16; off < w->off[WO_NAME]; off += 8) {
+	for (off = p->lo; off < p->hi; off += 8) {
 		if (q(&p->s[0], off) != 0)
 			continue;
 		for (i = 1, cnt = 0, bad = 0; i < p->n; i++) {
@@ -297,8 +300,10 @@ find_ppid(struct prof *p)
 	if (best < 0)
 		return;
 	w->off[WO_PPID] = best;
-	w->how[WO_PPID] = "between the links and ImageFileName: 0 in System, "
-	    "a pid of the ring in the most processes";
+	w->how[WO_PPID] = p->lo < w->off[WO_NAME] ? "between the links and "
+	    "ImageFileName: 0 in System, a pid of the ring in the most "
+	    "processes" : "after ImageFileName (nothing fit before it): 0 in "
+	    "System, a pid of the ring in the most processes";
 }
 
 /* 1 when peb translates under dtb and ImageBaseAddress leads to "MZ". */
@@ -324,7 +329,7 @@ find_peb(struct prof *p)
 	uint64_t v;
 	int ok;
 
-	for (off = w->off[WO_LINKS] + 16; off < w->off[WO_NAME]; off += 8) {
+	for (off = p->lo; off < p->hi; off += 8) {
 		if (q(&p->s[0], off) != 0)
 			continue;
 		for (i = 1, bad = 0; i < p->n; i++)
@@ -366,7 +371,7 @@ find_objtab(struct prof *p)
 		    "ring to tell it from other pointers";
 		return;
 	}
-	for (off = w->off[WO_LINKS] + 16; off < w->off[WO_NAME]; off += 8) {
+	for (off = p->lo; off < p->hi; off += 8) {
 		for (i = 0, ok = 1; ok && i < p->n; i++) {
 			v = q(&p->s[i], off);
 			ok = p->s[i].live ? win_kva(v) : v == 0;
@@ -410,8 +415,9 @@ find_wow64(struct prof *p)
 	uint64_t v;
 	int ok;
 
-	lo = w->off[WO_PEB] >= 0 ? w->off[WO_PEB] + 8 : w->off[WO_LINKS] + 16;
-	for (off = lo; off < w->off[WO_NAME]; off += 8) {
+	lo = w->off[WO_PEB] >= p->lo && w->off[WO_PEB] < p->hi ?
+	    w->off[WO_PEB] + 8 : p->lo;
+	for (off = lo; off < p->hi; off += 8) {
 		if (off == w->off[WO_OBJTAB] || off == w->off[WO_PPID] ||
 		    q(&p->s[0], off) != 0)
 			continue;
@@ -436,8 +442,8 @@ find_wow64(struct prof *p)
 		return;
 	}
 	w->off[WO_WOW64] = best;
-	w->how[WO_WOW64] = "between Peb and ImageFileName: NULL in System and "
-	    "most processes, else a pointer to {32-bit PEB, Machine}";
+	w->how[WO_WOW64] = "after Peb: NULL in System and most processes, "
+	    "else a pointer to {32-bit PEB, Machine}";
 }
 
 /* Score of one process for UserDirectoryTableBase at v; -1: impossible. */
@@ -580,8 +586,17 @@ discover(struct prof *p)
 	for (i = 1; i < p->n; i++)
 		p->s[i].live = 1;
 	find_exit(p);
+	p->lo = w->off[WO_LINKS] + 16;
+	p->hi = w->off[WO_NAME];
 	find_ppid(p);
 	find_peb(p);
+	if (w->off[WO_PPID] < 0 && w->off[WO_PEB] < 0) {
+		/* A build that moved them past the name: look there. */
+		p->lo = w->off[WO_NAME] + 16;
+		p->hi = (int32_t)WIN_EPROC_SCAN - 8;
+		find_ppid(p);
+		find_peb(p);
+	}
 	find_objtab(p);
 	find_wow64(p);
 	find_udtb(p);

@@ -5,7 +5,7 @@
  * guestgen: a System PML4, an ntoskrnl.exe image exporting
  * PsInitialSystemProcess, PsLoadedModuleList and NtBuildNumber, a ring of
  * EPROCESS records in one of several layouts (public offsets of 1809,
- * 22H2, 24H2 and a made-up one) with noise in every other field, a PEB,
+ * 22H2, 24H2 and two made-up ones) with noise in every other field, a PEB,
  * process parameters and loader list per user process, one DLL (sections,
  * sorted exports with forwarders and an ordinal-only one, imports) mapped
  * into every process, a kernel module list, and traps: a paged-out PEB, a
@@ -48,6 +48,9 @@ static const struct wi_layout wi_layouts[] = {
 	    0x338, 0x5c4 },
 	{ "shifted", 30001, 0xc00, 0x2c8, 0x610, 0x700, 0x718, 0x730, 0x748,
 	    0x790, 0x8a4 },
+	/* Made up: ImageFileName before the parent pid and the PEB. */
+	{ "late", 30002, 0xc00, 0x2c8, 0x300, 0x520, 0x530, 0x548, 0x558,
+	    0x3a0, 0x8a4 },
 };
 
 struct wi_proc {

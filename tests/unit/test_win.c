@@ -750,7 +750,7 @@ test_selfbuilt(void **state)
 	struct sb b;
 
 	(void)state;
-	for (layout = 0; layout < 4; layout++) {
+	for (layout = 0; layout < 5; layout++) {
 		sb_open(&b, layout, 12, 0);
 		sb_offsets(&b);
 		sb_procs(&b);

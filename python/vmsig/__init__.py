@@ -12,10 +12,11 @@ maps, scans, lists Windows processes and modules, and writes under a lease.
     >>> with vmsig.Holder() as h:                     # /run/vmsig/holder.sock
     ...     h.subscribe()
     ...     ev = h.next(timeout=5)                     # MEMCTX of endpoint 1
-    ...     mem = h.mem(ev.endpoint)
-    ...     mem.read_va(None, 0xfffff80000000000, 2)  # under kcr3
-    ...     for p in h.win(ev.endpoint).processes():
-    ...         print(p.pid, p.name)
+    ...     mem = h.mem(ev.endpoint)                   # this epoch's RAM
+    ...     win = h.win(ev.endpoint)                   # Windows discovery
+    ...     mem.read_va(None, win.info.kernel_base, 2) # b'MZ', under kcr3
+    ...     for p in win.processes():
+    ...         print(p.pid, p.name, [m.name for m in p.modules()][:3])
 
 Classes: :class:`Holder` (connection, events, leases, writes), :class:`Event`,
 :class:`Memory` (reads, translation, pmap, scans), :class:`Windows`,

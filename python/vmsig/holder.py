@@ -340,9 +340,10 @@ class Holder:
         with vmsig.Holder() as h:
             h.subscribe()
             for ev in h.events(timeout=10):
+                print(ev)
                 if ev.type == "MEMCTX":
-                    mem = h.mem(ev.endpoint)
-                    print(mem.read_va(None, 0xfffff80000000000, 2))
+                    mem = h.mem(ev.endpoint)       # valid for ev.epoch
+                    print(mem.read_pa(0x1000, 16))
 
     :meth:`fileno` is the descriptor to watch with select/selectors/asyncio
     (``loop.add_reader(h.fileno(), ...)``); call :meth:`next` with

@@ -775,6 +775,48 @@ test_selfbuilt_corrupt(void **state)
 	sb_close(&b);
 }
 
+/*
+ * A reboot under an open memory context: the old Windows context is
+ * closed (the tracker does that at MEMCTX_INVALIDATED), a new one over the
+ * new kcr3 finds the new boot's kernel and ring.
+ */
+static void
+test_reboot(void **state)
+{
+	static const char *const a[] = { "--size", "256M", "--windows",
+	    "22631", "--seed", "31", NULL };
+	static const struct scene sc = { "reboot", a };
+	struct gg_manifest *m2;
+	struct vmsig_win_procs *l;
+	char path[600];
+	struct ctx c;
+	json_object *root, *win;
+
+	(void)state;
+	open_scene(&sc, &c);
+	check_offsets(&c);
+	check_procs(&c);
+	vmsig_win_close(c.w);
+	c.w = NULL;
+	snprintf(path, sizeof(path), "%s/%s.json", dir, sc.name);
+	assert_int_equal(gg_reboot(path, c.m->image, 0, &m2), 0);
+	root = json_object_from_file(path);
+	assert_non_null(root);
+	win = jget(root, "win");
+	assert_non_null(win);
+	vmsig_mem_flush(c.mem);
+	assert_int_equal(vmsig_win_open(c.mem, m2->kcr3, &c.w), 0);
+	assert_int_equal(vmsig_win_proc_list(c.w, &l), 0);
+	assert_int_equal(l->n, jlen(jget(win, "processes")));
+	assert_int_equal(l->v[l->n - 1].pid,
+	    ju64(jat(jget(win, "processes"), l->n - 1), "pid"));
+	assert_int_equal(l->v[0].eprocess, m2->system_eprocess);
+	vmsig_win_procs_free(l);
+	json_object_put(root);
+	gg_manifest_free(m2);
+	close_scene(&sc, &c);
+}
+
 /* --- arguments ------------------------------------------------------------ */
 
 static void
@@ -929,6 +971,7 @@ main(void)
 		cmocka_unit_test(test_selfbuilt),
 		cmocka_unit_test(test_selfbuilt_corrupt),
 		cmocka_unit_test(test_selfbuilt_tolerant),
+		cmocka_unit_test(test_reboot),
 		cmocka_unit_test_prestate(run_scene, &scenes[0]),
 		cmocka_unit_test_prestate(run_scene, &scenes[1]),
 		cmocka_unit_test_prestate(run_scene, &scenes[2]),

@@ -128,3 +128,33 @@ def test_endpoint_gone(env):
         assert h.mem(1) is None
         with pytest.raises(vmsig.StaleError):
             mem.read_pa(0, 8)
+
+
+def test_asyncio_reader(guest):
+    import asyncio
+    env, m = guest
+
+    async def main(h):
+        loop = asyncio.get_running_loop()
+        got = loop.create_future()
+
+        def ready():
+            while True:
+                ev = h.next(timeout=0)
+                if ev is None:
+                    break
+                if not got.done():
+                    got.set_result(ev)
+
+        loop.add_reader(h.fileno(), ready)
+        try:
+            if h.pending:
+                ready()
+            return await asyncio.wait_for(got, 10)
+        finally:
+            loop.remove_reader(h.fileno())
+
+    with env.holder() as h:
+        h.subscribe()
+        ev = asyncio.run(main(h))
+        assert ev.type == "MEMCTX" and ev.kcr3 == h2i(m["kcr3"])

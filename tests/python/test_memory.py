@@ -237,3 +237,13 @@ def test_context_released_at_invalidation(guest):
         assert fd_count() == base           # mem is still referenced
         with pytest.raises(vmsig.StaleError):
             mem.read_va(None, kb, 2)
+
+
+def test_flush(mem):
+    mem, m = mem
+    kb = h2i(m["kernel_base"])
+    for args in ({}, {"cr3": h2i(m["kcr3"])}, {"va": kb, "length": 4096},
+                 {"gpa": 0, "length": 1 << 20}):
+        assert mem.read_va(None, kb, 2) == b"MZ"
+        mem.flush(**args)
+        assert mem.read_va(None, kb, 2) == b"MZ"

@@ -179,3 +179,24 @@ def test_not_windows(env):
             h.win(1)
         assert ei.value.errno in (errno.ENOENT, errno.ENOEXEC)
         assert h.win(2) is None
+
+
+def test_scans(wguest):
+    env, m, h, w = wguest
+    k = w.process(pid=4).module("ntoskrnl.exe")
+    assert k.base in list(k.scan("4d 5a"))
+    text = [s for s in k.sections() if s.name == ".text"][0]
+    hits = list(k.scan(k.read(text.va - k.base, 16), section=".text"))
+    assert text.va in hits and all(text.va <= a < text.va + text.size
+                                   for a in hits)
+    pe = next(p for p in m["win"]["pe"] if p["pid"] != 4)
+    proc = w.process(pid=pe["pid"])
+    mod = proc.module(pe["module"])
+    head = proc.read(mod.base, 64)
+    assert mod.base in list(proc.scan(head))
+    x = proc.translate(mod.base)
+    assert h.mem(1).read_pa(x.gpa, 2) == b"MZ"
+    with pytest.raises(vmsig.Error) as ei:
+        list(k.scan(b"MZ", section=".nosuch"))
+    assert ei.value.errno == errno.ENOENT
+

@@ -6,6 +6,9 @@ on their own, each figure next to a baseline measured in the same run:
   * random 8-byte Memory.read_va() per second, next to the same reads done
     by slicing a Python mmap of the same RAM-file descriptor at the
     translated addresses (the floor Python can reach);  target: within 2x;
+    and, for the record, the same reads as one ctypes call each
+    (readinto_va into an 8-byte buffer: what read_va costs without its
+    Python-side shortcut, see vmsig.memory);
   * the same over the kernel's 4 KiB pages (a small, scattered working
     set: each read looks its page up in the per-page table rather than in
     the large-page window); no target, for the record;
@@ -109,6 +112,18 @@ def bench_small(mem, base, size):
     a, b = NREADS / t_lib / 1e6, NREADS / t_mm / 1e6
     print("random 8B read_va: %.2f M/s  mmap slicing: %.2f M/s  "
           "ratio %.2f (target >= 0.50)" % (a, b, a / b))
+    # For the record: the same reads, each a foreign call into the
+    # library (readinto_va never takes read_va's Python-side shortcut).
+    buf = bytearray(8)
+    rin = mem.readinto_va
+
+    def lib_only():
+        for va in vas:
+            rin(None, va, buf)
+
+    t_c, _ = best2(lib_only, lambda: None)
+    print("random 8B readinto_va (a ctypes call each): %.2f M/s  ratio %.2f"
+          % (NREADS / t_c / 1e6, NREADS / t_c / 1e6 / b))
     return a / b >= 0.5
 
 

@@ -115,8 +115,10 @@ struct vmsig_win_proc {
 	const char *path;	/* full image path (UTF-8), NULL when the
 				 * guest has none or it cannot be read */
 	uint64_t eprocess;	/* VA of the EPROCESS */
-	uint64_t dtb;		/* DirectoryTableBase (kernel) */
-	uint64_t user_dtb;	/* UserDirectoryTableBase, 0 when none */
+	uint64_t dtb;		/* DirectoryTableBase (kernel), frame bits */
+	uint64_t user_dtb;	/* UserDirectoryTableBase, frame bits; 0
+				 * when none (0/1 stored, KVA shadow off, or
+				 * the offset was not found) */
 	uint64_t peb;		/* VA of the PEB, 0 for System and the like */
 	uint32_t flags;		/* VMSIG_WIN_PROC_* */
 	int err;		/* 0, or -errno of what failed (path) */
@@ -157,7 +159,8 @@ int vmsig_win_proc_find(struct vmsig_win *win, uint32_t pid,
 void vmsig_win_procs_free(struct vmsig_win_procs *procs);
 
 /*
- * The page-table root of process `pid` (its kernel DirectoryTableBase), to
+ * The page-table root of process `pid` (its kernel DirectoryTableBase,
+ * frame bits; kcr3 for pid 4), to
  * pass to the vmsig_mem_* calls.  Returns 0 and *ret_cr3, -ENOENT, -EINVAL.
  */
 int vmsig_win_proc_dtb(struct vmsig_win *win, uint32_t pid,
@@ -199,8 +202,10 @@ struct vmsig_win_modules {
  * first, the drivers after it).  The list owns its strings.
  * Returns 0 and *ret (status tells whether it is complete), -ENOENT (no
  * such process), -ENODATA (the process has no PEB: System-like processes
- * other than pid 4), -EFAULT (the PEB or its loader data is not present;
- * *ret is not written), -EINVAL, -ENOMEM.
+ * other than pid 4; or no PsLoadedModuleList export), -EFAULT (the PEB or
+ * its loader data is not present; *ret is not written;
+ * vmsig_win_fault_va() says where), -EBADMSG (PEB.Ldr is not a user
+ * address), -EINVAL, -ENOMEM.
  */
 int vmsig_win_mod_list(struct vmsig_win *win, uint32_t pid,
     struct vmsig_win_modules **ret);

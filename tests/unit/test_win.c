@@ -321,14 +321,23 @@ check_mod(json_object *e, const struct vmsig_win_module *md)
 	assert_int_equal(md->base, ju64(e, "base"));
 	assert_int_equal(md->size, ju64(e, "size"));
 	assert_int_equal(md->entry, ju64(e, "entry"));
+	if (!jnull(e, "fault_va")) {
+		/* Its name buffers are paged out: this entry alone fails. */
+		assert_int_equal(md->err, -EFAULT);
+		assert_int_equal(PAGE_OF(md->fault_va),
+		    PAGE_OF(ju64(e, "fault_va")));
+	} else
+		assert_int_equal(md->err, 0);
 	if (jstr(e, "name") != NULL) {
 		assert_non_null(md->name);
 		assert_string_equal(md->name, jstr(e, "name"));
-	}
+	} else
+		assert_null(md->name);
 	if (jstr(e, "path") != NULL) {
 		assert_non_null(md->path);
 		assert_string_equal(md->path, jstr(e, "path"));
-	}
+	} else
+		assert_null(md->path);
 }
 
 static void
@@ -336,9 +345,11 @@ check_modules(struct ctx *c)
 {
 	json_object *ms = jget(c->win, "modules"), *e, *list;
 	struct vmsig_win_modules *mods;
+	struct vmsig_win_pe *pe;
 	uint8_t mz[2];
 	size_t i, j;
 	uint32_t pid;
+	uint64_t cr3;
 	int r;
 
 	for (i = 0; i < jlen(ms); i++) {
@@ -354,6 +365,8 @@ check_modules(struct ctx *c)
 		}
 		if (r < 0)
 			fail_msg("modules of pid %u: %s", pid, strerror(-r));
+		if (jget(e, "status") != NULL)
+			assert_int_equal(mods->status, -(int)ju64(e, "status"));
 		if (!jnull(e, "fault_va")) {
 			assert_int_equal(mods->status, -EFAULT);
 			assert_int_equal(PAGE_OF(mods->fault_va),
@@ -361,8 +374,18 @@ check_modules(struct ctx *c)
 		} else
 			assert_int_equal(mods->status, 0);
 		assert_int_equal(mods->n, jlen(list));
-		for (j = 0; j < mods->n; j++)
+		assert_int_equal(vmsig_win_proc_dtb(c->w, pid, &cr3), 0);
+		for (j = 0; j < mods->n; j++) {
 			check_mod(jat(list, j), &mods->v[j]);
+			/* Its header: there, or reported missing. */
+			r = vmsig_win_pe_open(c->w, cr3, mods->v[j].base, &pe);
+			if (!jnull(jat(list, j), "header_fault"))
+				assert_int_equal(r, -EFAULT);
+			else {
+				assert_int_equal(r, 0);
+				vmsig_win_pe_close(pe);
+			}
+		}
 		/* The first module's header, read in the process's space. */
 		if (mods->n > 0 && pid != 4) {
 			assert_int_equal(vmsig_win_proc_read(c->w, pid,

@@ -31,7 +31,7 @@
 #include "../fuzz/kimg.h"
 #include "../fuzz/winimg.h"
 
-#define IMG_SIZE	(160u << 20)
+#define IMG_SIZE	(96u << 20)
 #define NPROC		401
 #define NMODS		100
 #define NEXP		3000

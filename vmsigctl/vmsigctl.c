@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,17 +89,157 @@ usage_all(FILE *f)
 	    VMSIG_HOLDER_SOCKET);
 }
 
-/* Print a command's usage to stderr; returns the usage exit status. */
+/* The first reason an argument was rejected, printed above the usage. */
+static char ctl_bad[256];
+
+/*
+ * Note why an argument is rejected (only the first reason is kept: it is
+ * the one the person typed first).  Returns -EINVAL, for `return
+ * vmsigctl_bad(...)` in parsers.
+ */
 int
-vmsigctl_usage(const char *cmd)
+vmsigctl_bad(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctl_bad[0] == '\0') {
+		va_start(ap, fmt);
+		(void)vsnprintf(ctl_bad, sizeof(ctl_bad), fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/*
+ * getopt_long() returned '?' or ':' (the option strings start with ':' and
+ * opterr is 0): name the option.  glibc leaves optopt 0 for an unknown long
+ * option and sets it to the option's value for "--json=1"; optind is past
+ * a long option's element.  Returns -EINVAL.
+ */
+int
+vmsigctl_bad_opt(int c, char **argv)
+{
+	const char *el = optind > 0 ? argv[optind - 1] : "";
+	int len;
+
+	if (strncmp(el, "--", 2) != 0 || (c == '?' && optopt != 0 &&
+	    strchr(el, '=') == NULL)) {
+		if (c == ':')
+			return vmsigctl_bad("option '-%c' needs a value", optopt);
+		return vmsigctl_bad("unknown option '-%c'", optopt);
+	}
+	len = (int)strcspn(el, "=");
+	if (c == ':')
+		return vmsigctl_bad("option '%.*s' needs a value", len, el);
+	if (optopt != 0)
+		return vmsigctl_bad("option '%.*s' takes no value", len, el);
+	return vmsigctl_bad("unknown option '%.*s'", len, el);
+}
+
+static const struct vmsigctl_cmd *
+cmd_find(const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(cmds[i].name, cmd) == 0)
-			fprintf(stderr, "usage: vmsigctl [--socket PATH] %s %s\n",
-			    cmd, cmds[i].usage);
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+/*
+ * Print why the command line was rejected (vmsigctl_bad) and the
+ * command's usage to stderr; returns the usage exit status.
+ */
+int
+vmsigctl_usage(const char *cmd)
+{
+	const struct vmsigctl_cmd *c = cmd_find(cmd);
+
+	(void)fflush(stdout);
+	if (ctl_bad[0] != '\0')
+		fprintf(stderr, "vmsigctl: %s: %s\n", cmd, ctl_bad);
+	if (c != NULL)
+		fprintf(stderr, "usage: vmsigctl [--socket PATH] %s %s\n"
+		    "       vmsigctl %s --help\n", cmd, c->usage, cmd);
 	return CTL_USAGE;
+}
+
+/* `vmsigctl CMD --help`: the command's usage and purpose on stdout. */
+static int
+usage_cmd(const struct vmsigctl_cmd *c)
+{
+	printf("usage: vmsigctl [--socket PATH] %s %s\n\n%s.\n"
+	    "See vmsigctl(1).\n", c->name, c->usage, c->help);
+	return fflush(stdout) == 0 ? CTL_OK : CTL_FAIL;
+}
+
+/* Is --help (or -h) among a command's arguments, before any "--"? */
+static int
+wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A request failed: say what failed and why, once.  The daemon's message
+ * (it names the operation and the object: "lease: endpoint 9 has no
+ * context now; ...") replaces strerror; `what` is not repeated when the
+ * message already starts with it.
+ */
+void
+vmsigctl_fail(struct vmsig_holder *h, int r, const char *fmt, ...)
+{
+	const char *msg = h != NULL ? vmsig_holder_error(h) : "";
+	char what[256];
+	size_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (msg[0] == '\0')
+		msg = r == -EPIPE ? "vmsigd closed the connection" :
+		    r == -ETIMEDOUT ? "no answer from vmsigd in time" :
+		    r == -EPROTO ? "vmsigd's answer breaks the protocol" :
+		    strerror(-r);
+	n = strlen(what);
+	if (strncmp(msg, what, n) == 0 && msg[n] == ':')
+		vmsigctl_warnx("%s", msg);
+	else
+		vmsigctl_warnx("%s: %s", what, msg);
+}
+
+/*
+ * Does vmsigd know `endpoint` (a helper registered it)?  Asked before
+ * waiting for its context, so that a mistyped endpoint is reported at once
+ * instead of after --timeout.  CTL_OK, or CTL_FAIL after a message.
+ */
+int
+vmsigctl_endpoint_known(struct vmsig_holder *h, uint32_t endpoint)
+{
+	struct vmsig_status *st;
+	size_t i;
+	int r;
+
+	if ((r = vmsig_holder_status(h, -1, &st)) < 0) {
+		vmsigctl_fail(h, r, "status");
+		return CTL_FAIL;
+	}
+	for (i = 0; i < st->nendpoints; i++)
+		if (st->endpoints[i].endpoint == endpoint)
+			break;
+	r = i < st->nendpoints ? CTL_OK : CTL_FAIL;
+	vmsig_status_free(st);
+	if (r != CTL_OK)
+		vmsigctl_warnx("endpoint %" PRIu32 " is not known to vmsigd "
+		    "(see vmsigctl status)", endpoint);
+	return r;
 }
 
 int
@@ -119,8 +260,8 @@ vmsigctl_connect(const char *socket, struct vmsig_holder **ret_h)
 		vmsigctl_warnx("%s: no answer from vmsigd within %d ms", socket,
 		    CTL_OPEN_MS);
 	else if (vmsig_holder_error(NULL)[0] != '\0')
-		vmsigctl_warnx("%s: vmsigd refused this holder: %s (%s)", socket,
-		    vmsig_holder_error(NULL), strerror(-r));
+		vmsigctl_warnx("%s: vmsigd refused this holder: %s", socket,
+		    vmsig_holder_error(NULL));
 	else
 		vmsigctl_warnx("%s: %s", socket, strerror(-r));
 	return CTL_FAIL;
@@ -312,7 +453,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket = default_socket();
-	size_t i;
+	const struct vmsigctl_cmd *cmd;
 	int c;
 
 	/* '+': stop at the command; its options are its own. */
@@ -333,14 +474,17 @@ main(int argc, char **argv)
 		usage_all(stderr);
 		return CTL_USAGE;
 	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(cmds[i].name, argv[optind]) != 0)
-			continue;
-		argc -= optind;
-		argv += optind;
-		optind = 0;	/* glibc: 0 re-initialises getopt */
-		return cmds[i].run(socket, argc, argv);
+	if ((cmd = cmd_find(argv[optind])) == NULL) {
+		vmsigctl_warnx("unknown command '%s' (try --help)",
+		    argv[optind]);
+		return CTL_USAGE;
 	}
-	vmsigctl_warnx("unknown command '%s' (try --help)", argv[optind]);
-	return CTL_USAGE;
+	argc -= optind;
+	argv += optind;
+	if (wants_help(argc, argv))
+		return usage_cmd(cmd);
+	optind = 0;	/* glibc: 0 re-initialises getopt */
+	/* The commands name a rejected option themselves (vmsigctl_bad_opt). */
+	opterr = 0;
+	return cmd->run(socket, argc, argv);
 }

@@ -46,6 +46,12 @@ void vmsigctl_json_segs(FILE *f, const vmsig_memseg *segs, uint32_t nseg);
 void vmsigctl_text_layout(FILE *f, const vmsig_memctx *mc,
     const vmsig_memseg *segs);
 int vmsigctl_usage(const char *cmd);
+int vmsigctl_bad(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+int vmsigctl_bad_opt(int c, char **argv);
+void vmsigctl_fail(struct vmsig_holder *h, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int vmsigctl_endpoint_known(struct vmsig_holder *h, uint32_t endpoint);
 
 /* vmsigctl_table.c: aligned text tables. */
 #define CTL_TABLE_MAXCOL	16
@@ -107,6 +113,7 @@ struct vmsigctl_mem {
 
 int vmsigctl_mem_opts(int argc, char **argv, unsigned int allowed,
     struct vmsigctl_memopt *o, int *ret_first);
+int vmsigctl_mem_nargs(int have, int want, const char *names);
 int vmsigctl_mem_addr(const char *s, uint64_t *ret);
 int vmsigctl_mem_endpoint(const char *s, uint32_t *ret);
 int vmsigctl_mem_attach(const char *socket, uint32_t endpoint,
@@ -118,6 +125,7 @@ const char *vmsigctl_mem_rights(uint32_t flags, char *buf, size_t cap);
 const char *vmsigctl_mem_pgsz(uint64_t page_size);
 
 /* vmsigctl_memread.c */
+int vmsigctl_memread_space(const char *s, int *ret_va);
 int vmsigctl_memread_read_main(const char *socket, int argc, char **argv);
 int vmsigctl_memread_translate_main(const char *socket, int argc,
     char **argv);
@@ -140,6 +148,7 @@ int vmsigctl_win_dtb(struct vmsigctl_win *w, uint32_t pid, uint64_t *ret);
 int vmsigctl_win_pid_cr3(const struct vmsigctl_mem *m, uint32_t pid,
     uint64_t *ret);
 int vmsigctl_win_parse_pid(const char *s, uint32_t *ret);
+int vmsigctl_win_pid_arg(const char *s, uint32_t *ret);
 void vmsigctl_win_listing_warn(const char *what, int status,
     uint64_t fault_va);
 int vmsigctl_win_ps_main(const char *socket, int argc, char **argv);

@@ -35,45 +35,92 @@ parse_secs(const char *s, int *ret_ms)
 	secs = strtod(s, &end);
 	if (*s == '\0' || *end != '\0' || !isfinite(secs) || secs <= 0 ||
 	    secs > 86400.0)
-		return -EINVAL;
+		return vmsigctl_bad("--timeout '%.64s': not a number of seconds "
+		    "above 0 and at most 86400", s);
 	/* Even a retained context arrives after a round trip: no zero. */
 	*ret_ms = secs < 0.001 ? 1 : (int)(secs * 1000.0);
 	return 0;
 }
 
+/* The options of the memory commands, and the bit each one needs. */
+static const struct option mem_opts[] = {
+	{ "cr3", required_argument, NULL, 'c' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "physical", no_argument, NULL, 'p' },
+	{ "max", required_argument, NULL, 'm' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "pid", required_argument, NULL, 'P' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static unsigned int
+opt_bit(int c)
+{
+	switch (c) {
+	case 'c': return CTL_MO_CR3;
+	case 'j': return CTL_MO_JSON;
+	case 'o': return CTL_MO_OUT;
+	case 'p': return CTL_MO_PHYS;
+	case 'm': return CTL_MO_MAX;
+	case 'P': return CTL_MO_PID;
+	default: return 0;	/* --timeout: every command */
+	}
+}
+
+static const char *
+opt_name(int c)
+{
+	size_t i;
+
+	if (c == 'o')
+		return "-o/--output";
+	for (i = 0; mem_opts[i].name != NULL; i++)
+		if (mem_opts[i].val == c)
+			return mem_opts[i].name;
+	return "?";
+}
+
 /* One option of a memory command; -EINVAL when it is not allowed. */
 static int
-one_opt(int c, unsigned int allowed, struct vmsigctl_memopt *o)
+one_opt(int c, char **argv, unsigned int allowed, struct vmsigctl_memopt *o)
 {
+	if (c == '?' || c == ':')
+		return vmsigctl_bad_opt(c, argv);
+	if (opt_bit(c) != 0 && !(allowed & opt_bit(c)))
+		return vmsigctl_bad("%s%s is not an option of this command",
+		    c == 'o' ? "" : "--", opt_name(c));
 	switch (c) {
 	case 'c':
 		o->has_cr3 = 1;
-		return (allowed & CTL_MO_CR3) ?
-		    vmsigctl_mem_addr(optarg, &o->cr3) : -EINVAL;
+		if (vmsigctl_mem_addr(optarg, &o->cr3) < 0)
+			return vmsigctl_bad("--cr3 '%.64s': not a hexadecimal "
+			    "address", optarg);
+		return 0;
 	case 'j':
 		o->json = 1;
-		return (allowed & CTL_MO_JSON) ? 0 : -EINVAL;
+		return 0;
 	case 'o':
 		o->out = optarg;
-		return (allowed & CTL_MO_OUT) ? 0 : -EINVAL;
+		return 0;
 	case 'p':
 		o->physical = 1;
-		return (allowed & CTL_MO_PHYS) ? 0 : -EINVAL;
+		return 0;
 	case 'm':
-		if (!(allowed & CTL_MO_MAX))
-			return -EINVAL;
 		if (vmsigctl_parse_u64(optarg, INT64_MAX, &o->max) < 0 ||
 		    o->max == 0)
-			return -EINVAL;
+			return vmsigctl_bad("--max '%.64s': not a count of at "
+			    "least 1", optarg);
 		return 0;
 	case 'P':
 		o->has_pid = 1;
-		return (allowed & CTL_MO_PID) ?
-		    vmsigctl_win_parse_pid(optarg, &o->pid) : -EINVAL;
+		return vmsigctl_win_parse_pid(optarg, &o->pid) < 0 ?
+		    vmsigctl_bad("--pid '%.64s': not a process id (decimal or "
+		    "0x-hex)", optarg) : 0;
 	case 't':
 		return parse_secs(optarg, &o->timeout_ms);
 	default:
-		return -EINVAL;
+		return vmsigctl_bad_opt('?', argv);
 	}
 }
 
@@ -81,37 +128,44 @@ one_opt(int c, unsigned int allowed, struct vmsigctl_memopt *o)
  * Parse the options of a memory command (argv[0] is its name).  GNU getopt
  * moves the operands behind the options: *ret_first is the first operand.
  * Returns 0, or -EINVAL for an unknown, disallowed or malformed option and
- * for the combinations no command accepts.
+ * for the combinations no command accepts (the reason: vmsigctl_bad).
  */
 int
 vmsigctl_mem_opts(int argc, char **argv, unsigned int allowed,
     struct vmsigctl_memopt *o, int *ret_first)
 {
-	static const struct option opts[] = {
-		{ "cr3", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "physical", no_argument, NULL, 'p' },
-		{ "max", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "pid", required_argument, NULL, 'P' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->timeout_ms = CTL_WAIT_MS;
-	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1)
-		if (one_opt(c, allowed, o) < 0)
+	while ((c = getopt_long(argc, argv, ":o:", mem_opts, NULL)) != -1)
+		if (one_opt(c, argv, allowed, o) < 0)
 			return -EINVAL;
 	/* Raw bytes and JSON both want to be the output; a physical scan
 	 * has no address space to name; --cr3 and --pid both name one. */
-	if ((o->out != NULL && o->json) ||
-	    (o->physical && (o->has_cr3 || o->has_pid)) ||
-	    (o->has_cr3 && o->has_pid))
-		return -EINVAL;
+	if (o->out != NULL && o->json)
+		return vmsigctl_bad("-o and --json both want the output: "
+		    "give one");
+	if (o->physical && (o->has_cr3 || o->has_pid))
+		return vmsigctl_bad("--physical scans guest-physical memory: "
+		    "it takes no --cr3 or --pid");
+	if (o->has_cr3 && o->has_pid)
+		return vmsigctl_bad("--cr3 and --pid both name an address "
+		    "space: give one");
 	*ret_first = optind;
 	return 0;
+}
+
+/* Exactly `want` operands (named in `names`), else the reason. */
+int
+vmsigctl_mem_nargs(int have, int want, const char *names)
+{
+	if (have == want)
+		return 0;
+	if (have < want)
+		return vmsigctl_bad("missing operand%s: expects %s",
+		    want - have > 1 ? "s" : "", names);
+	return vmsigctl_bad("too many operands: expects %s", names);
 }
 
 /* Hexadecimal, with or without 0x.  Returns 0 or -EINVAL. */
@@ -133,14 +187,18 @@ vmsigctl_mem_addr(const char *s, uint64_t *ret)
 	return 0;
 }
 
-/* 1 .. UINT32_MAX, decimal or 0x.  Returns 0 or -EINVAL. */
+/*
+ * ENDPOINT: 1 .. UINT32_MAX, decimal or 0x.  Returns 0 or -EINVAL (the
+ * reason: vmsigctl_bad).
+ */
 int
 vmsigctl_mem_endpoint(const char *s, uint32_t *ret)
 {
 	uint64_t v;
 
 	if (vmsigctl_parse_u64(s, UINT32_MAX, &v) < 0 || v == 0)
-		return -EINVAL;
+		return vmsigctl_bad("ENDPOINT '%.64s': not an endpoint number "
+		    "(1 to %" PRIu32 ", see vmsigctl status)", s, UINT32_MAX);
 	*ret = (uint32_t)v;
 	return 0;
 }
@@ -178,27 +236,11 @@ wait_context(struct vmsigctl_mem *m, int timeout_ms)
 	return 0;
 }
 
-static void
-attach_warn(const char *socket, const struct vmsigctl_mem *m,
-    const char *what, int r, int timeout_ms)
-{
-	const char *msg = vmsig_holder_error(m->h);
-
-	if (r == -ETIMEDOUT && strcmp(what, "wait") == 0)
-		vmsigctl_warnx("endpoint %" PRIu32 ": no memory context within "
-		    "%d ms (is vmsig-memctx running for it? see vmsigctl "
-		    "status; or raise --timeout)", m->endpoint, timeout_ms);
-	else if (r == -EPIPE)
-		vmsigctl_warnx("vmsigd at %s closed the connection", socket);
-	else
-		vmsigctl_warnx("%s endpoint %" PRIu32 " at %s: %s%s%s", what,
-		    m->endpoint, socket, strerror(-r), msg[0] ? ": " : "", msg);
-}
-
 /*
  * Connect, subscribe to `endpoint` and wait at most timeout_ms for its
- * context.  Returns CTL_OK with *m filled (release with _detach), or
- * CTL_FAIL after a message.
+ * context.  An endpoint vmsigd does not know fails at once.  Returns
+ * CTL_OK with *m filled (release with _detach), or CTL_FAIL after a
+ * message.
  */
 int
 vmsigctl_mem_attach(const char *socket, uint32_t endpoint, int timeout_ms,
@@ -213,15 +255,28 @@ vmsigctl_mem_attach(const char *socket, uint32_t endpoint, int timeout_ms,
 	if ((r = vmsigctl_connect(socket, &m->h)) != CTL_OK)
 		return r;
 	/* The Ack is a round trip to the daemon, not the wait for the
-	 * helper that --timeout bounds: the library's default bounds it. */
+	 * helper that --timeout bounds: the library's default bounds it.
+	 * Subscribing before asking Status: a helper that registers in
+	 * between is not missed. */
 	r = vmsig_holder_subscribe(m->h, &endpoint, 1, mask, -1);
 	if (r < 0) {
-		attach_warn(socket, m, "subscribe to", r, timeout_ms);
+		vmsigctl_fail(m->h, r, "subscribe to endpoint %" PRIu32,
+		    endpoint);
 		vmsigctl_mem_detach(m);
 		return CTL_FAIL;
 	}
-	if ((r = wait_context(m, timeout_ms)) < 0) {
-		attach_warn(socket, m, "wait", r, timeout_ms);
+	if (vmsigctl_endpoint_known(m->h, endpoint) != CTL_OK) {
+		vmsigctl_mem_detach(m);
+		return CTL_FAIL;
+	}
+	if ((r = wait_context(m, timeout_ms)) == -ETIMEDOUT)
+		vmsigctl_warnx("endpoint %" PRIu32 ": no memory context within "
+		    "%g s (is its vmsig-memctx running? see vmsigctl status; "
+		    "or raise --timeout)", endpoint, timeout_ms / 1000.0);
+	else if (r < 0)
+		vmsigctl_fail(m->h, r, "endpoint %" PRIu32 ": waiting for its "
+		    "context", endpoint);
+	if (r < 0) {
 		vmsigctl_mem_detach(m);
 		return CTL_FAIL;
 	}

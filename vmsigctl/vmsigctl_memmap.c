@@ -78,7 +78,8 @@ vmsigctl_memmap_pmap_main(const char *socket, int argc, char **argv)
 	int first, r;
 
 	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_PID |
-	    CTL_MO_JSON, &o, &first) < 0 || argc - first != 1 ||
+	    CTL_MO_JSON, &o, &first) < 0 ||
+	    vmsigctl_mem_nargs(argc - first, 1, "ENDPOINT") < 0 ||
 	    vmsigctl_mem_endpoint(argv[first], &ep) < 0)
 		return vmsigctl_usage("pmap");
 	if ((r = vmsigctl_mem_attach(socket, ep, o.timeout_ms, &m)) != CTL_OK)
@@ -96,7 +97,8 @@ hexval(int c)
 
 /*
  * "4d5a??0090": pairs of hex digits or "??" (any byte), blanks allowed
- * between pairs.  Returns the length (1..CTL_PAT_MAX) or -EINVAL.
+ * between pairs.  Returns the length (1..CTL_PAT_MAX) or -EINVAL (the
+ * reason: vmsigctl_bad).
  */
 static int
 parse_pattern(const char *s, uint8_t *pat, uint8_t *mask)
@@ -110,7 +112,8 @@ parse_pattern(const char *s, uint8_t *pat, uint8_t *mask)
 			continue;
 		}
 		if (n == CTL_PAT_MAX)
-			return -EINVAL;
+			return vmsigctl_bad("HEXPATTERN: longer than %d bytes",
+			    CTL_PAT_MAX);
 		if (p[0] == '?' && p[1] == '?') {
 			pat[n] = 0;
 			mask[n] = 0;
@@ -118,11 +121,12 @@ parse_pattern(const char *s, uint8_t *pat, uint8_t *mask)
 			pat[n] = (uint8_t)(hexval(p[0]) << 4 | hexval(p[1]));
 			mask[n] = 0xff;
 		} else
-			return -EINVAL;
+			return vmsigctl_bad("HEXPATTERN '%.64s': byte %d is not "
+			    "two hex digits or ??", s, n + 1);
 		n++;
 		p += 2;
 	}
-	return n > 0 ? n : -EINVAL;
+	return n > 0 ? n : vmsigctl_bad("HEXPATTERN is empty");
 }
 
 static int
@@ -184,7 +188,7 @@ vmsigctl_memmap_scan_main(const char *socket, int argc, char **argv)
 
 	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_PID |
 	    CTL_MO_JSON | CTL_MO_PHYS | CTL_MO_MAX, &o, &first) < 0 ||
-	    argc - first != 2 ||
+	    vmsigctl_mem_nargs(argc - first, 2, "ENDPOINT HEXPATTERN") < 0 ||
 	    vmsigctl_mem_endpoint(argv[first], &ep) < 0 ||
 	    (len = parse_pattern(argv[first + 1], pat, mask)) < 0)
 		return vmsigctl_usage("scan");

@@ -153,21 +153,34 @@ fault_warn(const struct vmsigctl_mem *m, const struct rd *rd)
 	    "bytes read)", rd->va ? "va" : "pa", at, why, rd->done, rd->len);
 }
 
+/* "pa" or "va" into *ret_va; else the reason. */
+int
+vmsigctl_memread_space(const char *s, int *ret_va)
+{
+	if (strcmp(s, "va") == 0 || strcmp(s, "pa") == 0) {
+		*ret_va = s[0] == 'v';
+		return 0;
+	}
+	return vmsigctl_bad("'%.64s': the address space is pa (guest-physical) "
+	    "or va (virtual)", s);
+}
+
 /* ENDPOINT pa|va ADDR LEN into *rd and the endpoint. */
 static int
 read_operands(int argc, char **argv, uint32_t *ret_ep, struct rd *rd)
 {
 	uint64_t len;
 
-	if (argc != 4 || vmsigctl_mem_endpoint(argv[0], ret_ep) < 0)
+	if (vmsigctl_mem_nargs(argc, 4, "ENDPOINT pa|va ADDR LEN") < 0 ||
+	    vmsigctl_mem_endpoint(argv[0], ret_ep) < 0 ||
+	    vmsigctl_memread_space(argv[1], &rd->va) < 0)
 		return -EINVAL;
-	if (strcmp(argv[1], "va") == 0)
-		rd->va = 1;
-	else if (strcmp(argv[1], "pa") != 0)
-		return -EINVAL;
-	if (vmsigctl_mem_addr(argv[2], &rd->addr) < 0 ||
-	    vmsigctl_parse_u64(argv[3], CTL_LEN_MAX, &len) < 0 || len == 0)
-		return -EINVAL;
+	if (vmsigctl_mem_addr(argv[2], &rd->addr) < 0)
+		return vmsigctl_bad("ADDR '%.64s': not a hexadecimal address",
+		    argv[2]);
+	if (vmsigctl_parse_u64(argv[3], CTL_LEN_MAX, &len) < 0 || len == 0)
+		return vmsigctl_bad("LEN '%.64s': not a length from 1 to 0x%llx "
+		    "bytes (decimal or 0x-hex)", argv[3], CTL_LEN_MAX);
 	rd->len = (size_t)len;
 	return 0;
 }
@@ -222,7 +235,8 @@ vmsigctl_memread_read_main(const char *socket, int argc, char **argv)
 	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_PID |
 	    CTL_MO_JSON | CTL_MO_OUT, &o, &first) < 0 ||
 	    read_operands(argc - first, argv + first, &ep, &rd) < 0 ||
-	    ((o.has_cr3 || o.has_pid) && !rd.va))
+	    ((o.has_cr3 || o.has_pid) && !rd.va && vmsigctl_bad("--cr3 and "
+	    "--pid name an address space: they go with va, not pa") < 0))
 		return vmsigctl_usage("read");
 	if ((r = vmsigctl_mem_attach(socket, ep, o.timeout_ms, &m)) != CTL_OK)
 		return r;
@@ -285,10 +299,15 @@ vmsigctl_memread_translate_main(const char *socket, int argc, char **argv)
 	int first, r;
 
 	if (vmsigctl_mem_opts(argc, argv, CTL_MO_CR3 | CTL_MO_PID |
-	    CTL_MO_JSON, &o, &first) < 0 || argc - first != 2 ||
-	    vmsigctl_mem_endpoint(argv[first], &ep) < 0 ||
-	    vmsigctl_mem_addr(argv[first + 1], &va) < 0)
+	    CTL_MO_JSON, &o, &first) < 0 ||
+	    vmsigctl_mem_nargs(argc - first, 2, "ENDPOINT ADDR") < 0 ||
+	    vmsigctl_mem_endpoint(argv[first], &ep) < 0)
 		return vmsigctl_usage("translate");
+	if (vmsigctl_mem_addr(argv[first + 1], &va) < 0) {
+		(void)vmsigctl_bad("ADDR '%.64s': not a hexadecimal address",
+		    argv[first + 1]);
+		return vmsigctl_usage("translate");
+	}
 	if ((r = vmsigctl_mem_attach(socket, ep, o.timeout_ms, &m)) != CTL_OK)
 		return r;
 	r = do_translate(&m, &o, va);

@@ -51,8 +51,8 @@ text_endpoint(const struct vmsig_status_endpoint *e)
 	printf(" events %" PRIu64 " invalidations %" PRIu64, e->events,
 	    e->invalidations);
 	if (e->lease_id != 0)
-		printf(" lease %" PRIu64 " peer %" PRIu32 " expires %" PRIu64
-		    " (in %" PRIu64 " ms)", e->lease_id, e->lease_peer,
+		printf(" lease %" PRIu64 " peer %" PRIu32 " expires at %"
+		    PRIu64 " ms (in %" PRIu64 " ms)", e->lease_id, e->lease_peer,
 		    e->lease_expires_ms, ms_left(e->lease_expires_ms));
 	printf("\n");
 }
@@ -63,9 +63,8 @@ text_status(const struct vmsig_status *st)
 	const struct vmsig_status_peer *p;
 	size_t i;
 
-	printf("vmsigd pid %ld uid %lu up %" PRIu64 ".%03" PRIu64 "s\n",
-	    (long)st->pid, (unsigned long)st->uid, st->uptime_ms / 1000,
-	    st->uptime_ms % 1000);
+	printf("vmsigd pid %ld uid %lu up %" PRIu64 " ms\n", (long)st->pid,
+	    (unsigned long)st->uid, st->uptime_ms);
 	printf("counters: protocol_errors %" PRIu64 " slow_holders %" PRIu64
 	    " refused_fds %" PRIu64 "\n", st->protocol_errors,
 	    st->slow_holders, st->refused_fds);
@@ -83,8 +82,11 @@ text_status(const struct vmsig_status *st)
 		else
 			printf(" %s", p->subscribed ? "subscribed" :
 			    "not subscribed");
-		printf(" queued %" PRIu32 " sent %" PRIu64 "\n", p->queued,
+		printf(" queued %" PRIu32 " sent %" PRIu64, p->queued,
 		    p->sent);
+		if (p->rule[0] != '\0')
+			printf(" rule \"%s\"", p->rule);
+		putchar('\n');
 	}
 }
 
@@ -114,9 +116,12 @@ json_peer(const struct vmsig_status_peer *p)
 	    p->peer_id, role_name(p->role));
 	vmsigctl_json_str(stdout, p->name);
 	printf(",\"pid\":%ld,\"uid\":%lu,\"gid\":%lu,\"endpoint\":%" PRIu32
-	    ",\"subscribed\":%s,\"queued\":%" PRIu32 ",\"sent\":%" PRIu64 "}",
+	    ",\"subscribed\":%s,\"queued\":%" PRIu32 ",\"sent\":%" PRIu64,
 	    (long)p->pid, (unsigned long)p->uid, (unsigned long)p->gid,
 	    p->endpoint, p->subscribed ? "true" : "false", p->queued, p->sent);
+	printf(",\"rule\":");
+	vmsigctl_json_str(stdout, p->rule);
+	putchar('}');
 }
 
 static void
@@ -154,20 +159,23 @@ vmsigctl_status_main(const char *socket, int argc, char **argv)
 	struct vmsig_status *st;
 	int c, json = 0, r;
 
-	while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
-		if (c != 'j')
+	while ((c = getopt_long(argc, argv, ":j", opts, NULL)) != -1) {
+		if (c != 'j') {
+			(void)vmsigctl_bad_opt(c, argv);
 			return vmsigctl_usage("status");
+		}
 		json = 1;
 	}
-	if (optind != argc)
+	if (optind != argc) {
+		(void)vmsigctl_bad("'%.64s': status takes no operands",
+		    argv[optind]);
 		return vmsigctl_usage("status");
+	}
 	if ((r = vmsigctl_connect(socket, &h)) != CTL_OK)
 		return r;
 	r = vmsig_holder_status(h, -1, &st);
 	if (r < 0) {
-		vmsigctl_warnx("status from %s: %s%s%s", socket, strerror(-r),
-		    vmsig_holder_error(h)[0] ? ": " : "",
-		    vmsig_holder_error(h));
+		vmsigctl_fail(h, r, "status from %s", socket);
 		vmsig_holder_close(h);
 		return CTL_FAIL;
 	}

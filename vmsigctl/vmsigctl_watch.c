@@ -105,6 +105,22 @@ print_text(const vmsig_event *ev)
 	printf("\n");
 }
 
+/* --timeout SECONDS: 0 .. a year. */
+static int
+parse_timeout(const char *s, int *ret_ms)
+{
+	double secs;
+	char *end;
+
+	secs = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || !isfinite(secs) || secs < 0 ||
+	    secs > 86400.0 * 24)
+		return vmsigctl_bad("--timeout '%.64s': not a number of seconds "
+		    "from 0 to 2073600", s);
+	*ret_ms = (int)(secs * 1000.0);
+	return 0;
+}
+
 static int
 parse_opts(int argc, char **argv, struct watch_opts *o)
 {
@@ -115,41 +131,41 @@ parse_opts(int argc, char **argv, struct watch_opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t v;
-	double secs;
-	char *end;
+	const size_t max = sizeof(o->endpoints) / sizeof(o->endpoints[0]);
 	int c;
 
 	o->timeout_ms = -1;
-	while ((c = getopt_long(argc, argv, "e:c:t:j", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":e:c:t:j", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
-			if (o->nendpoints == sizeof(o->endpoints) /
-			    sizeof(o->endpoints[0]) ||
-			    vmsigctl_parse_u64(optarg, UINT32_MAX, &v) < 0 ||
-			    v == 0)
+			if (o->nendpoints == max)
+				return vmsigctl_bad("--endpoint: at most %zu",
+				    max);
+			if (vmsigctl_mem_endpoint(optarg,
+			    &o->endpoints[o->nendpoints]) < 0)
 				return -EINVAL;
-			o->endpoints[o->nendpoints++] = (uint32_t)v;
+			o->nendpoints++;
 			break;
 		case 'c':
 			if (vmsigctl_parse_u64(optarg, UINT64_MAX, &o->count) < 0)
-				return -EINVAL;
+				return vmsigctl_bad("--count '%.64s': not a "
+				    "number of events (0: no limit)", optarg);
 			break;
 		case 't':
-			secs = strtod(optarg, &end);
-			if (*optarg == '\0' || *end != '\0' || !isfinite(secs) ||
-			    secs < 0 || secs > 86400.0 * 365)
+			if (parse_timeout(optarg, &o->timeout_ms) < 0)
 				return -EINVAL;
-			o->timeout_ms = (int)(secs * 1000.0);
 			break;
 		case 'j':
 			o->json = 1;
 			break;
 		default:
-			return -EINVAL;
+			return vmsigctl_bad_opt(c, argv);
 		}
 	}
-	return optind == argc ? 0 : -EINVAL;
+	if (optind != argc)
+		return vmsigctl_bad("'%.64s': watch takes no operands (an "
+		    "endpoint is --endpoint N)", argv[optind]);
+	return 0;
 }
 
 static int64_t
@@ -200,6 +216,7 @@ vmsigctl_watch_main(const char *socket, int argc, char **argv)
 	struct watch_opts o;
 	struct vmsig_holder *h;
 	uint64_t seen = 0;
+	size_t i;
 	int r;
 
 	memset(&o, 0, sizeof(o));
@@ -210,21 +227,26 @@ vmsigctl_watch_main(const char *socket, int argc, char **argv)
 	r = vmsig_holder_subscribe(h, o.endpoints, o.nendpoints, VMSIG_EV_ALL,
 	    -1);
 	if (r < 0) {
-		vmsigctl_warnx("subscribe at %s: %s%s%s", socket, strerror(-r),
-		    vmsig_holder_error(h)[0] ? ": " : "", vmsig_holder_error(h));
+		vmsigctl_fail(h, r, "subscribe");
 		vmsig_holder_close(h);
 		return CTL_FAIL;
 	}
+	/* After subscribing: an endpoint registered in between is seen. */
+	for (i = 0; i < o.nendpoints; i++)
+		if (vmsigctl_endpoint_known(h, o.endpoints[i]) != CTL_OK) {
+			vmsig_holder_close(h);
+			return CTL_FAIL;
+		}
 	r = watch_loop(h, &o, &seen);
-	if (r == -ETIMEDOUT)
-		vmsigctl_warnx("watch: timed out after %d ms with %" PRIu64
-		    " of %" PRIu64 " events", o.timeout_ms, seen, o.count);
-	else if (r == -EPIPE)
-		vmsigctl_warnx("watch: vmsigd at %s closed the connection",
-		    socket);
+	if (r == -ETIMEDOUT && o.count != 0)
+		vmsigctl_warnx("watch: timed out after %g s with %" PRIu64
+		    " of %" PRIu64 " events", o.timeout_ms / 1000.0, seen,
+		    o.count);
+	else if (r == -ETIMEDOUT)
+		vmsigctl_warnx("watch: timed out after %g s with %" PRIu64
+		    " events", o.timeout_ms / 1000.0, seen);
 	else if (r < 0)
-		vmsigctl_warnx("watch: %s%s%s", strerror(-r),
-		    vmsig_holder_error(h)[0] ? ": " : "", vmsig_holder_error(h));
+		vmsigctl_fail(h, r, "watch");
 	vmsig_holder_close(h);
 	return r == 0 ? CTL_OK : CTL_FAIL;
 }

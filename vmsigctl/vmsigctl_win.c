@@ -150,6 +150,16 @@ vmsigctl_win_parse_pid(const char *s, uint32_t *ret)
 	return 0;
 }
 
+/* The PID operand; else the reason (vmsigctl_bad). */
+int
+vmsigctl_win_pid_arg(const char *s, uint32_t *ret)
+{
+	if (vmsigctl_win_parse_pid(s, ret) < 0)
+		return vmsigctl_bad("PID '%.64s': not a process id (decimal or "
+		    "0x-hex, see vmsigctl ps)", s);
+	return 0;
+}
+
 /*
  * A listing whose walk ended early: say where and why on stderr.  The
  * items printed were read before that point and are valid.
@@ -317,7 +327,8 @@ vmsigctl_win_ps_main(const char *socket, int argc, char **argv)
 	int first, r;
 
 	if (vmsigctl_mem_opts(argc, argv, CTL_MO_JSON, &o, &first) < 0 ||
-	    argc - first != 1 || vmsigctl_mem_endpoint(argv[first], &ep) < 0)
+	    vmsigctl_mem_nargs(argc - first, 1, "ENDPOINT") < 0 ||
+	    vmsigctl_mem_endpoint(argv[first], &ep) < 0)
 		return vmsigctl_usage("ps");
 	if ((r = vmsigctl_win_attach(socket, ep, o.timeout_ms, &w)) != CTL_OK)
 		return r;
@@ -433,8 +444,9 @@ vmsigctl_win_modules_main(const char *socket, int argc, char **argv)
 	int first, r;
 
 	if (vmsigctl_mem_opts(argc, argv, CTL_MO_JSON, &o, &first) < 0 ||
-	    argc - first != 2 || vmsigctl_mem_endpoint(argv[first], &ep) < 0 ||
-	    vmsigctl_win_parse_pid(argv[first + 1], &pid) < 0)
+	    vmsigctl_mem_nargs(argc - first, 2, "ENDPOINT PID") < 0 ||
+	    vmsigctl_mem_endpoint(argv[first], &ep) < 0 ||
+	    vmsigctl_win_pid_arg(argv[first + 1], &pid) < 0)
 		return vmsigctl_usage("modules");
 	if ((r = vmsigctl_win_attach(socket, ep, o.timeout_ms, &w)) != CTL_OK)
 		return r;
@@ -535,7 +547,8 @@ vmsigctl_win_winfo_main(const char *socket, int argc, char **argv)
 	int first, r;
 
 	if (vmsigctl_mem_opts(argc, argv, CTL_MO_JSON, &o, &first) < 0 ||
-	    argc - first != 1 || vmsigctl_mem_endpoint(argv[first], &ep) < 0)
+	    vmsigctl_mem_nargs(argc - first, 1, "ENDPOINT") < 0 ||
+	    vmsigctl_mem_endpoint(argv[first], &ep) < 0)
 		return vmsigctl_usage("winfo");
 	if ((r = vmsigctl_win_attach(socket, ep, o.timeout_ms, &w)) != CTL_OK)
 		return r;

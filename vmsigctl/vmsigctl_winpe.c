@@ -41,10 +41,13 @@ pe_operands(const char *cmd, int argc, char **argv, struct vmsigctl_memopt *o,
 	memset(c, 0, sizeof(*c));
 	c->name = cmd;
 	if (vmsigctl_mem_opts(argc, argv, CTL_MO_JSON, o, &first) < 0 ||
-	    argc - first != 3 || vmsigctl_mem_endpoint(argv[first], &c->ep) < 0 ||
-	    vmsigctl_win_parse_pid(argv[first + 1], &c->pid) < 0 ||
-	    argv[first + 2][0] == '\0')
+	    vmsigctl_mem_nargs(argc - first, 3, "ENDPOINT PID MODULE") < 0 ||
+	    vmsigctl_mem_endpoint(argv[first], &c->ep) < 0 ||
+	    vmsigctl_win_pid_arg(argv[first + 1], &c->pid) < 0)
 		return -EINVAL;
+	if (argv[first + 2][0] == '\0')
+		return vmsigctl_bad("MODULE is empty: give a name (ntdll.dll) "
+		    "or a base address (0x...)");
 	c->module = argv[first + 2];
 	c->json = o->json;
 	return 0;

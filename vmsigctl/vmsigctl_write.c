@@ -45,14 +45,6 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-fail_msg(struct vmsig_holder *h, const char *what, int r)
-{
-	const char *m = vmsig_holder_error(h);
-
-	vmsigctl_warnx("%s: %s%s%s", what, strerror(-r), m[0] ? ": " : "", m);
-}
-
 static int
 hex_nibble(int c)
 {
@@ -65,10 +57,14 @@ hex_nibble(int c)
 	return -1;
 }
 
-/* "0x0102ff" or "0102ff": even length, 1..CTL_HEX_MAX bytes.  malloc'd. */
+/*
+ * HEXBYTES "0x0102ff" or "0102ff": even length, 1..CTL_HEX_MAX bytes,
+ * malloc'd.  -EINVAL (the reason: vmsigctl_bad) or -ENOMEM.
+ */
 static int
 parse_hex(const char *s, unsigned char **ret, size_t *ret_len)
 {
+	const char *arg = s;
 	unsigned char *b;
 	size_t i, n;
 	int hi, lo;
@@ -76,8 +72,13 @@ parse_hex(const char *s, unsigned char **ret, size_t *ret_len)
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
 		s += 2;
 	n = strlen(s);
-	if (n == 0 || n % 2 != 0 || n / 2 > CTL_HEX_MAX)
-		return -EINVAL;
+	if (n == 0)
+		return vmsigctl_bad("HEXBYTES is empty");
+	if (n % 2 != 0)
+		return vmsigctl_bad("HEXBYTES '%.64s': an odd number of hex "
+		    "digits (two per byte)", arg);
+	if (n / 2 > CTL_HEX_MAX)
+		return vmsigctl_bad("HEXBYTES: more than %u bytes", CTL_HEX_MAX);
 	if ((b = malloc(n / 2)) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < n / 2; i++) {
@@ -85,43 +86,14 @@ parse_hex(const char *s, unsigned char **ret, size_t *ret_len)
 		lo = hex_nibble((unsigned char)s[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			free(b);
-			return -EINVAL;
+			return vmsigctl_bad("HEXBYTES '%.64s': byte %zu is not "
+			    "two hex digits", arg, i + 1);
 		}
 		b[i] = (unsigned char)(hi << 4 | lo);
 	}
 	*ret = b;
 	*ret_len = n / 2;
 	return 0;
-}
-
-/* Subscribe to ep and read events until the tracker has its context. */
-static int
-wait_context(struct vmsig_holder *h, uint32_t ep, uint64_t *ret_kcr3)
-{
-	int64_t end = mono_ms() + CTL_CTX_MS;
-	vmsig_event *ev;
-	int r;
-
-	if ((r = vmsig_holder_subscribe(h, &ep, 1, 0, -1)) < 0) {
-		fail_msg(h, "subscribe", r);
-		return CTL_FAIL;
-	}
-	while (vmsig_holder_mem(h, ep, NULL, ret_kcr3) == NULL) {
-		int64_t left = end - mono_ms();
-
-		if (left <= 0 || (r = vmsig_holder_next(h, (int)left, &ev)) == 0) {
-			vmsigctl_warnx("endpoint %" PRIu32 ": no context within "
-			    "%d ms (is its vmsig-memctx running?)", ep,
-			    CTL_CTX_MS);
-			return CTL_FAIL;
-		}
-		if (r < 0) {
-			fail_msg(h, "waiting for the context", r);
-			return CTL_FAIL;
-		}
-		vmsig_event_free(ev);
-	}
-	return CTL_OK;
 }
 
 struct write_args {
@@ -136,27 +108,23 @@ struct write_args {
 	size_t len;
 };
 
+/* On an attached endpoint: cr3, lease, write, release. */
 static int
-do_write(struct vmsig_holder *h, struct write_args *a)
+do_write(const struct vmsigctl_mem *m, struct write_args *a)
 {
-	uint64_t lease, kcr3;
+	struct vmsig_holder *h = m->h;
+	uint64_t lease;
 	size_t done = 0;
 	int r, rr;
 
-	if ((r = wait_context(h, a->ep, &kcr3)) != CTL_OK)
-		return r;
 	if (a->va && !a->have_cr3)
-		a->cr3 = kcr3;
-	if (a->have_pid) {
-		struct vmsigctl_mem m = { .h = h, .endpoint = a->ep,
-		    .kcr3 = kcr3 };
-
-		if (vmsigctl_win_pid_cr3(&m, a->pid, &a->cr3) != CTL_OK)
-			return CTL_FAIL;
-	}
+		a->cr3 = m->kcr3;
+	if (a->have_pid &&
+	    vmsigctl_win_pid_cr3(m, a->pid, &a->cr3) != CTL_OK)
+		return CTL_FAIL;
 	r = vmsig_holder_lease_acquire(h, a->ep, a->ttl, -1, &lease, NULL);
 	if (r < 0) {
-		fail_msg(h, "lease", r);
+		vmsigctl_fail(h, r, "lease");
 		return CTL_FAIL;
 	}
 	if (a->va)
@@ -169,13 +137,45 @@ do_write(struct vmsig_holder *h, struct write_args *a)
 		vmsigctl_warnx("write: va 0x%" PRIx64 " does not translate "
 		    "under cr3 0x%" PRIx64, a->addr + done, a->cr3);
 	else if (r < 0)
-		fail_msg(h, "write", r);
+		vmsigctl_fail(h, r, "write");
 	rr = vmsig_holder_lease_release(h, lease, -1);
 	if (rr < 0 && rr != -ENOENT)
-		fail_msg(h, "release", rr);
+		vmsigctl_fail(h, rr, "release");
 	printf("wrote %zu of %zu bytes at %s 0x%" PRIx64 "\n", done, a->len,
 	    a->va ? "va" : "pa", a->addr);
 	return r < 0 ? CTL_FAIL : CTL_OK;
+}
+
+/* One option of write: --cr3 HEX, --pid PID, --ttl MS. */
+static int
+write_opt(int c, char **argv, struct write_args *a)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'c':
+		/* Addresses as the memory commands take them: hex. */
+		if (vmsigctl_mem_addr(optarg, &a->cr3) < 0)
+			return vmsigctl_bad("--cr3 '%.64s': not a hexadecimal "
+			    "address", optarg);
+		a->have_cr3 = 1;
+		return 0;
+	case 'P':
+		if (vmsigctl_win_parse_pid(optarg, &a->pid) < 0)
+			return vmsigctl_bad("--pid '%.64s': not a process id "
+			    "(decimal or 0x-hex)", optarg);
+		a->have_pid = 1;
+		return 0;
+	case 't':
+		if (vmsigctl_parse_u64(optarg, VMSIG_LEASE_TTL_MAX_MS, &v) < 0 ||
+		    v == 0)
+			return vmsigctl_bad("--ttl '%.64s': not a time from 1 to "
+			    "%u ms", optarg, VMSIG_LEASE_TTL_MAX_MS);
+		a->ttl = (uint32_t)v;
+		return 0;
+	default:
+		return vmsigctl_bad_opt(c, argv);
+	}
 }
 
 static int
@@ -187,55 +187,48 @@ write_parse(int argc, char **argv, struct write_args *a)
 		{ "pid", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t v;
 	int c;
 
 	a->ttl = CTL_TTL_MS;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		/* Addresses as the memory commands take them: hex. */
-		if (c == 'c' && vmsigctl_mem_addr(optarg, &a->cr3) == 0)
-			a->have_cr3 = 1;
-		else if (c == 'P' && vmsigctl_win_parse_pid(optarg,
-		    &a->pid) == 0)
-			a->have_pid = 1;
-		else if (c == 't' && vmsigctl_parse_u64(optarg,
-		    VMSIG_LEASE_TTL_MAX_MS, &v) == 0 && v > 0)
-			a->ttl = (uint32_t)v;
-		else
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1)
+		if (write_opt(c, argv, a) < 0)
 			return -EINVAL;
-	}
-	if (argc - optind != 4 ||
-	    vmsigctl_parse_u64(argv[optind], UINT32_MAX, &v) < 0 || v == 0)
+	argc -= optind;
+	argv += optind;
+	if (vmsigctl_mem_nargs(argc, 4, "ENDPOINT pa|va ADDR HEXBYTES") < 0 ||
+	    vmsigctl_mem_endpoint(argv[0], &a->ep) < 0 ||
+	    vmsigctl_memread_space(argv[1], &a->va) < 0)
 		return -EINVAL;
-	a->ep = (uint32_t)v;
-	if (strcmp(argv[optind + 1], "va") == 0)
-		a->va = 1;
-	else if (strcmp(argv[optind + 1], "pa") != 0)
-		return -EINVAL;
-	if (vmsigctl_mem_addr(argv[optind + 2], &a->addr) < 0 ||
-	    ((a->have_cr3 || a->have_pid) && !a->va) ||
-	    (a->have_cr3 && a->have_pid))
-		return -EINVAL;
-	return parse_hex(argv[optind + 3], &a->data, &a->len);
+	if (vmsigctl_mem_addr(argv[2], &a->addr) < 0)
+		return vmsigctl_bad("ADDR '%.64s': not a hexadecimal address",
+		    argv[2]);
+	if ((a->have_cr3 || a->have_pid) && !a->va)
+		return vmsigctl_bad("--cr3 and --pid name an address space: "
+		    "they go with va, not pa");
+	if (a->have_cr3 && a->have_pid)
+		return vmsigctl_bad("--cr3 and --pid both name an address "
+		    "space: give one");
+	return parse_hex(argv[3], &a->data, &a->len);
 }
 
 int
 vmsigctl_write_main(const char *socket, int argc, char **argv)
 {
 	struct write_args a;
-	struct vmsig_holder *h;
+	struct vmsigctl_mem m;
 	int r;
 
 	memset(&a, 0, sizeof(a));
 	if ((r = write_parse(argc, argv, &a)) == -ENOMEM) {
-		vmsigctl_warnx("out of memory");
+		vmsigctl_warnx("write: out of memory");
 		return CTL_FAIL;
 	}
 	if (r < 0)
 		return vmsigctl_usage("write");
-	if ((r = vmsigctl_connect(socket, &h)) == CTL_OK) {
-		r = do_write(h, &a);
-		vmsig_holder_close(h);
+	if ((r = vmsigctl_mem_attach(socket, a.ep, CTL_CTX_MS, &m)) ==
+	    CTL_OK) {
+		r = do_write(&m, &a);
+		vmsigctl_mem_detach(&m);
 	}
 	free(a.data);
 	if (fflush(stdout) != 0)
@@ -248,8 +241,8 @@ print_lease(const char *what, uint64_t lease, uint32_t ep, uint64_t expires)
 {
 	int64_t left = (int64_t)expires - mono_ms();
 
-	printf("%s %" PRIu64 " endpoint %" PRIu32 " expires %" PRIu64
-	    " (in %" PRId64 " ms)\n", what, lease, ep, expires,
+	printf("%s %" PRIu64 " endpoint %" PRIu32 " expires at %" PRIu64
+	    " ms (in %" PRId64 " ms)\n", what, lease, ep, expires,
 	    left > 0 ? left : 0);
 	(void)fflush(stdout);
 }
@@ -262,10 +255,12 @@ hold_event(vmsig_event *ev, uint64_t lease)
 	int lost = ev->type == VMSIG_EV_LEASE_LOST && ll->lease_id == lease;
 
 	if (lost)
-		vmsigctl_warnx("lease %" PRIu64 " lost (reason %" PRIu32 ": %s)",
-		    lease, ll->reason, ll->reason == VMSIG_LEASE_EXPIRED ?
-		    "expired" : ll->reason == VMSIG_LEASE_EPOCH ?
-		    "epoch changed" : "endpoint gone");
+		vmsigctl_warnx("lease %" PRIu64 " lost: %s", lease,
+		    ll->reason == VMSIG_LEASE_EXPIRED ? "it expired (renewed "
+		    "too late)" : ll->reason == VMSIG_LEASE_EPOCH ? "the "
+		    "endpoint's epoch changed (guest restarted or helper "
+		    "re-bootstrapped)" : ll->reason == VMSIG_LEASE_ENDPOINT_GONE ?
+		    "the endpoint's vmsig-memctx left" : "vmsigd ended it");
 	vmsig_event_free(ev);
 	return lost;
 }
@@ -286,7 +281,7 @@ hold(struct vmsig_holder *h, uint32_t ep, uint64_t lease, uint32_t ttl,
 			r = vmsig_holder_lease_renew(h, lease, ttl, -1,
 			    &expires);
 			if (r < 0) {
-				fail_msg(h, "renew", r);
+				vmsigctl_fail(h, r, "renew");
 				return CTL_FAIL;
 			}
 			print_lease("renewed", lease, ep, expires);
@@ -297,7 +292,7 @@ hold(struct vmsig_holder *h, uint32_t ep, uint64_t lease, uint32_t ttl,
 		/* Short slices: a signal must end the hold promptly. */
 		r = vmsig_holder_next(h, wait > 100 ? 100 : (int)wait, &ev);
 		if (r < 0) {
-			fail_msg(h, "connection", r);
+			vmsigctl_fail(h, r, "lease: holding");
 			return CTL_FAIL;
 		}
 		if (r == 1 && hold_event(ev, lease))
@@ -320,25 +315,28 @@ lease_parse(int argc, char **argv, uint32_t *ep, uint32_t *ttl,
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 't' && vmsigctl_parse_u64(optarg, VMSIG_LEASE_TTL_MAX_MS,
-		    &v) == 0 && v > 0)
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (c == 't') {
+			if (vmsigctl_parse_u64(optarg, VMSIG_LEASE_TTL_MAX_MS,
+			    &v) < 0 || v == 0)
+				return vmsigctl_bad("--ttl '%.64s': not a time "
+				    "from 1 to %u ms", optarg,
+				    VMSIG_LEASE_TTL_MAX_MS);
 			*ttl = (uint32_t)v;
-		else if (c == 'H') {
+		} else if (c == 'H') {
 			errno = 0;
 			secs = strtod(optarg, &end);
 			if (errno != 0 || end == optarg || *end != '\0' ||
 			    !(secs >= 0 && secs <= 86400.0 * 365))
-				return -EINVAL;
+				return vmsigctl_bad("--hold '%.64s': not a number "
+				    "of seconds from 0 to 31536000", optarg);
 			*hold_ms = (int64_t)(secs * 1000);
 		} else
-			return -EINVAL;
+			return vmsigctl_bad_opt(c, argv);
 	}
-	if (argc - optind != 1 ||
-	    vmsigctl_parse_u64(argv[optind], UINT32_MAX, &v) < 0 || v == 0)
+	if (vmsigctl_mem_nargs(argc - optind, 1, "ENDPOINT") < 0)
 		return -EINVAL;
-	*ep = (uint32_t)v;
-	return 0;
+	return vmsigctl_mem_endpoint(argv[optind], ep);
 }
 
 int
@@ -355,9 +353,13 @@ vmsigctl_lease_main(const char *socket, int argc, char **argv)
 		return vmsigctl_usage("lease");
 	if ((r = vmsigctl_connect(socket, &h)) != CTL_OK)
 		return r;
+	if (vmsigctl_endpoint_known(h, ep) != CTL_OK) {
+		vmsig_holder_close(h);
+		return CTL_FAIL;
+	}
 	r = vmsig_holder_lease_acquire(h, ep, ttl, -1, &lease, &expires);
 	if (r < 0) {
-		fail_msg(h, "lease", r);
+		vmsigctl_fail(h, r, "lease");
 		vmsig_holder_close(h);
 		return CTL_FAIL;
 	}
@@ -370,7 +372,7 @@ vmsigctl_lease_main(const char *socket, int argc, char **argv)
 	/* A lost lease has nothing left to release. */
 	rr = vmsig_holder_lease_release(h, lease, -1);
 	if (rr < 0 && r == CTL_OK) {
-		fail_msg(h, "release", rr);
+		vmsigctl_fail(h, rr, "release");
 		r = CTL_FAIL;
 	} else if (rr == 0)
 		printf("released %" PRIu64 "\n", lease);

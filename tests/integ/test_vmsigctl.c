@@ -576,7 +576,174 @@ t_usage(void **state)
 	}
 	run(&r, "read", "9", "pa", "0", "8", "--timeout", "0.3", NULL);
 	assert_int_equal(r.status, 1);
-	assert_non_null(strstr(r.err, "endpoint 9: no memory context"));
+	assert_non_null(strstr(r.err, "endpoint 9 is not known to vmsigd"));
+}
+
+/* Each rejected argument is named, with the reason, above the usage. */
+static void
+t_usage_reason(void **state)
+{
+	static const char *const bad[][9] = {
+		/* what stderr must say after "vmsigctl: CMD: ", then argv */
+		{ "ADDR 'zzzz': not a hexadecimal address",
+		    "read", "1", "va", "zzzz", "16" },
+		{ "'xa': the address space is pa (guest-physical) or va",
+		    "read", "1", "xa", "0", "8" },
+		{ "LEN '0': not a length from 1 to 0x4000000 bytes",
+		    "read", "1", "va", "0", "0" },
+		{ "LEN '0x4000001': not a length", "read", "1", "va", "0",
+		    "0x4000001" },
+		{ "ENDPOINT '0': not an endpoint number", "read", "0", "pa",
+		    "0", "8" },
+		{ "--cr3 and --pid name an address space: they go with va",
+		    "read", "1", "pa", "0", "8", "--cr3", "1000" },
+		{ "-o and --json both want the output", "read", "1", "pa",
+		    "0", "8", "-o", "/dev/null", "--json" },
+		{ "missing operands: expects ENDPOINT pa|va ADDR LEN", "read",
+		    "1" },
+		{ "too many operands: expects ENDPOINT ADDR", "translate", "1",
+		    "0", "0" },
+		{ "ADDR 'g': not a hexadecimal address", "translate", "1",
+		    "g" },
+		{ "--cr3 'x': not a hexadecimal address", "translate", "1",
+		    "0", "--cr3", "x" },
+		{ "--physical is not an option of this command", "pmap", "1",
+		    "--physical" },
+		{ "--timeout '0': not a number of seconds", "pmap", "1",
+		    "--timeout", "0" },
+		{ "unknown option '--bogus'", "pmap", "1", "--bogus" },
+		{ "option '--cr3' needs a value", "pmap", "1", "--cr3" },
+		{ "option '--json' takes no value", "pmap", "1", "--json=1" },
+		{ "unknown option '-x'", "pmap", "1", "-x" },
+		{ "HEXPATTERN '4d5': byte 2 is not two hex digits or ??",
+		    "scan", "1", "4d5" },
+		{ "--max '0': not a count of at least 1", "scan", "1", "00",
+		    "--max", "0" },
+		{ "--physical scans guest-physical memory: it takes no --cr3",
+		    "scan", "1", "00", "--physical", "--cr3", "1000" },
+		{ "HEXBYTES 'abc': an odd number of hex digits", "write", "1",
+		    "pa", "0", "abc" },
+		{ "HEXBYTES '00zz': byte 2 is not two hex digits", "write",
+		    "1", "pa", "0", "00zz" },
+		{ "--ttl '0': not a time from 1 to 60000 ms", "lease", "1",
+		    "--ttl", "0" },
+		{ "--hold 'x': not a number of seconds", "lease", "1",
+		    "--hold", "x" },
+		{ "ENDPOINT 'one': not an endpoint number", "lease", "one" },
+		{ "'extra': watch takes no operands", "watch", "extra" },
+		{ "--count 'x': not a number of events", "watch", "--count",
+		    "x" },
+		{ "ENDPOINT '-1': not an endpoint number", "watch",
+		    "--endpoint", "-1" },
+		{ "'x': status takes no operands", "status", "x" },
+		{ "PID 'x': not a process id", "modules", "1", "x" },
+		{ "MODULE is empty", "exports", "1", "4", "" },
+	};
+	char want[160];
+	struct run r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		run(&r, bad[i][1], bad[i][2], bad[i][3], bad[i][4], bad[i][5],
+		    bad[i][6], bad[i][7], bad[i][8], NULL);
+		snprintf(want, sizeof(want), "vmsigctl: %s: %s", bad[i][1],
+		    bad[i][0]);
+		if (r.status != 2 || strncmp(r.err, want, strlen(want)) != 0)
+			fail_msg("case %zu: exit %d, want \"%s\" first in: %s",
+			    i, r.status, want, r.err);
+		snprintf(want, sizeof(want), "\nusage: vmsigctl [--socket "
+		    "PATH] %s ", bad[i][1]);
+		assert_non_null(strstr(r.err, want));
+	}
+}
+
+/* An endpoint vmsigd does not know is reported at once, not after a
+ * timeout (watch has none by default). */
+static void
+t_unknown_endpoint(void **state)
+{
+	static const char *const cmds[][6] = {
+		{ "read", "7", "pa", "0", "8" },
+		{ "read", "7", "va", "0", "8", "--timeout=30" },
+		{ "watch", "--endpoint", "1", "--endpoint", "7" },
+		{ "lease", "7" },
+		{ "ps", "7" },
+		{ "write", "7", "pa", "0", "00" },
+		{ "pmap", "7" },
+	};
+	struct run r;
+	size_t i;
+	long t0, ms;
+
+	(void)state;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		t0 = now_ms();
+		run(&r, cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3],
+		    cmds[i][4], cmds[i][5], NULL);
+		ms = now_ms() - t0;
+		if (r.status != 1 || ms >= 1000 || strcmp(r.err, "vmsigctl: "
+		    "endpoint 7 is not known to vmsigd (see vmsigctl "
+		    "status)\n") != 0)
+			fail_msg("%s: exit %d after %ld ms: %s", cmds[i][0],
+			    r.status, ms, r.err);
+	}
+}
+
+/* `vmsigctl CMD --help`: that command's usage on stdout, exit 0. */
+static void
+t_help(void **state)
+{
+	static const char *const cmds[] = { "status", "watch", "read",
+	    "translate", "pmap", "scan", "write", "lease", "ps", "modules",
+	    "exports", "sections", "imports", "winfo" };
+	char want[64];
+	struct run r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		snprintf(want, sizeof(want), "usage: vmsigctl [--socket PATH] "
+		    "%s ", cmds[i]);
+		run(&r, cmds[i], "--help", NULL);
+		if (r.status != 0 || strncmp(r.out, want, strlen(want)) != 0 ||
+		    r.err[0] != '\0')
+			fail_msg("%s --help: exit %d, out %s, err %s", cmds[i],
+			    r.status, r.out, r.err);
+	}
+	/* Among other arguments too, even ones that would be rejected. */
+	run(&r, "read", "1", "zz", "-h", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "usage: vmsigctl [--socket PATH] read "));
+}
+
+/*
+ * A refusal from vmsigd is worded once: its message (which names the
+ * operation) after the command's, no strerror text, one line.  This
+ * daemon's policy admits no writer.
+ */
+static void
+t_refusal(void **state)
+{
+	static const char *const cmds[][6] = {
+		{ "lease", "1" },
+		{ "write", "1", "pa", "0", "00" },
+	};
+	const char *want = "vmsigctl: lease: policy: rule 'writers' does not "
+	    "admit peer ";
+	struct run r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		run(&r, cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3],
+		    cmds[i][4], cmds[i][5], NULL);
+		if (r.status != 1 || strncmp(r.err, want, strlen(want)) != 0 ||
+		    strstr(r.err, "not permitted") != NULL ||
+		    strchr(r.err, '\n') != r.err + strlen(r.err) - 1)
+			fail_msg("%s: exit %d, want one line \"%s...\", got: %s",
+			    cmds[i][0], r.status, want, r.err);
+	}
 }
 
 int
@@ -591,6 +758,10 @@ main(void)
 		cmocka_unit_test(t_scan_limits),
 		cmocka_unit_test(t_read_out),
 		cmocka_unit_test(t_usage),
+		cmocka_unit_test(t_usage_reason),
+		cmocka_unit_test(t_unknown_endpoint),
+		cmocka_unit_test(t_help),
+		cmocka_unit_test(t_refusal),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -142,12 +142,16 @@ find_kernel(struct vmsig_win *w)
 	int r;
 
 	r = vmsig_mem_pmap(w->mem, w->kcr3, KIMG_REGION, 0, kfind_range, &k);
-	if (r == 0)
-		r = vmsig_mem_pmap(w->mem, w->kcr3, WIN_KHALF, KIMG_REGION,
-		    kfind_range, &k);
 	if (r == 1)
 		return 0;
-	return r < 0 && r != -ELOOP ? r : -ENOENT;
+	if (r == -ENOMEM)
+		return r;
+	/* Not there (or a page map too tangled to walk): the rest. */
+	r = vmsig_mem_pmap(w->mem, w->kcr3, WIN_KHALF, KIMG_REGION,
+	    kfind_range, &k);
+	if (r == 1)
+		return 0;
+	return r == -ENOMEM ? r : -ENOENT;
 }
 
 int

@@ -59,6 +59,19 @@ int mtree_parse(const char *text, size_t len, const char *ram_id,
  * -EPROTO, -EBADMSG, -EMSGSIZE (see qmp_execute).
  */
 int qmp_connect(const char *path, int timeout_ms, struct qmp **ret);
+/*
+ * Only the connect of qmp_connect(): a non-blocking AF_UNIX stream socket
+ * connected to path, wrapped as *ret, greeting not yet read (call
+ * qmp_handshake()).  Reads nothing.  0, -EINVAL, -ENAMETOOLONG, -ENOMEM or
+ * -errno of socket/connect.
+ */
+int qmp_dial(const char *path, struct qmp **ret);
+/*
+ * Parse a constant JSON object, so that json-c seeds its string hash now
+ * (getrandom(2), else /dev/urandom) and never under seccomp, which allows
+ * neither.  Call once before confinement.  0 or -ENOMEM.
+ */
+int qmp_seed(void);
 /* Adopt a connected stream socket fd (owned from now on, also on error
  * paths of later calls; qmp_close() closes it).  0, -EINVAL, -ENOMEM. */
 int qmp_fdopen(int fd, struct qmp **ret);
@@ -128,8 +141,12 @@ struct guest {
 	const char *qmp_path;		/* --qmp, or NULL */
 	const char *qmp_ram_id;		/* --qmp-ram-id, or NULL */
 	unsigned int paging;		/* --paging 4|5; 0: not given */
+	/* Who may own the RAM file besides root (guest_owner_add()). */
+	uid_t owners[4];
+	unsigned int nowners;
 	/* current state */
 	struct qmp *qmp;		/* kept across bootstraps: the session */
+	int qmp_greeted;		/* qmp_handshake() done on g->qmp */
 	uint32_t loc_flags;		/* VMSIG_MEMCTX_* for MemctxReady */
 	int fd;				/* O_RDONLY, -1 when none */
 	int wfd;			/* O_RDWR with --writable, else -1 */
@@ -140,10 +157,31 @@ struct guest {
 	int ready;			/* a context we could offer now */
 };
 /*
- * Open the file (O_RDONLY|O_NOFOLLOW|O_CLOEXEC, and O_RDWR when writable),
- * check it, build the layout, discover kcr3.  Returns 0, or a negative
- * errno with *ret_exit set to the exit code a first start should use and
- * *ret_why to a sentence.
+ * Add uid to the owners the RAM file may have besides root: the uid the
+ * helper was started as, --ram-owner, QEMU's (--qemu-pid; with --qmp the
+ * peer of the first QMP connection, added by guest_acquire()).  0, or
+ * -E2BIG.
+ */
+int guest_owner_add(struct guest *g, uid_t uid);
+/*
+ * Acquire, before confinement, what discovery will use, reading no byte of
+ * the guest and none from QEMU: with --qmp, connect QEMU's socket (the
+ * greeting is read by guest_bootstrap) and add its peer's uid (QEMU's,
+ * SO_PEERCRED) to the RAM file's owners; open the RAM file as
+ * guest_bootstrap() would (same flags, same checks).  0, or -errno with
+ * *ret_exit (the exit code) and *ret_why (a sentence).
+ */
+int guest_acquire(struct guest *g, int *ret_exit, const char **ret_why);
+/*
+ * Discover the guest: drop the previous context, if any; greet QEMU and ask
+ * it (--qmp; reconnecting when needed); open the RAM file unless
+ * guest_acquire() left it open (O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC,
+ * and O_RDWR when writable; refused unless a regular file owned by root or
+ * one of g->owners and, when it has a name, not group- or other-writable);
+ * build the layout, map the file, find kcr3.  The same code at start
+ * (confined already) and after every invalidation.  Returns 0, or a
+ * negative errno with *ret_exit set to the exit code a first start should
+ * use and *ret_why to a sentence.
  */
 int guest_bootstrap(struct guest *g, int *ret_exit, const char **ret_why);
 /* Drop the context (fds, mapping); keep the configuration and QMP. */
@@ -230,6 +268,7 @@ int qemupid_attach(pid_t pid, const char *path, int writable,
 int qemupid_active(void);		/* attached: 1, else 0 */
 int qemupid_fd(void);			/* the pidfd, or -1 */
 pid_t qemupid_pid(void);
+uid_t qemupid_uid(void);		/* QEMU's effective uid at attach */
 const char *qemupid_target(void);	/* e.g. "/memfd:pc.ram (deleted)" */
 /* The attached RAM descriptors (owned here: never close them). 0/-EBADF */
 int qemupid_ram(int writable, int *ret_fd, int *ret_wfd);

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmsig-memctx: the privileged helper, one per guest.  Start-up, in order:
- *   arguments → acquire: the QMP connection (--qmp), open the RAM file,
- *   check the layout, find kcr3 (before anything is sent: a guest we cannot
- *   read is an exit code, not a context) → first connection to vmsigd (a refusal is final) →
- *   drop groups, gid and uid (--user/--group) → clear every capability →
- *   no-new-privs, not dumpable → Landlock (the RAM file's directory) →
- *   seccomp → the loop.
+ * vmsig-memctx: the privileged helper, one per guest.  main() reads as its
+ * start-up order: arguments → acquire (--qemu-pid's pidfd and RAM; QEMU's
+ * QMP socket, connected only; the RAM file, opened and checked, not read;
+ * inotify; the timer; json-c's seed) → drop groups, gid, uid and every
+ * capability → no-new-privs → Landlock → seccomp → discover (layout and
+ * kcr3: the first guest byte is read here, confined, by the code every
+ * re-bootstrap runs) → offer (connect to vmsigd, a refusal is final, and
+ * send the context) → the loop.
  *
  * Runs in: vmsig-memctx
  */
@@ -15,6 +16,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +32,14 @@
 
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
+/* A connection to vmsigd that lived this long was accepted: the next
+ * reconnect starts again at BACKOFF_MIN_MS (vmsig-memctx(8)). */
+#define BACKOFF_STABLE_MS	10000
 
 struct opts {
 	struct link_cfg link;
 	const char *user, *group, *selftest;
+	const char *ram_owner;	/* --ram-owner, or NULL */
 	unsigned int revalidate_ms;
 	int verbose, use_syslog, print_sandbox;
 	pid_t qemu_pid;		/* --qemu-pid, or 0 */
@@ -50,7 +56,8 @@ usage(FILE *f)
 "           [--low BYTES | --seg GPA:LEN:OFFSET ... | --machine q35|pc]\n"
 "           [--qmp SOCKET [--qmp-ram-id ID]] [--paging 4|5]\n"
 "           [--kcr3 auto|lowstub|selfref|qmp|0xHEX] [--writable]\n"
-"           [--revalidate-ms N] [--user NAME] [--group NAME] [-d] [-s]\n"
+"           [--revalidate-ms N] [--user NAME] [--group NAME]\n"
+"           [--ram-owner USER|UID] [-d] [-s]\n"
 "           [--print-sandbox] [--sandbox-selftest SYSCALL]\n");
 }
 
@@ -80,7 +87,7 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 {
 	enum { O_EP = 256, O_RAM, O_CONN, O_LOW, O_SEG, O_MACH, O_KCR3, O_WR,
 	    O_REVAL, O_USER, O_GROUP, O_PRINT, O_SELF, O_HELP, O_QMP, O_QID,
-	    O_PAGING, O_QPID };
+	    O_PAGING, O_QPID, O_ROWN };
 	static const struct option lo[] = {
 		{ "endpoint", required_argument, NULL, O_EP },
 		{ "ram", required_argument, NULL, O_RAM },
@@ -100,6 +107,7 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 		{ "qmp-ram-id", required_argument, NULL, O_QID },
 		{ "paging", required_argument, NULL, O_PAGING },
 		{ "qemu-pid", required_argument, NULL, O_QPID },
+		{ "ram-owner", required_argument, NULL, O_ROWN },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *why = "";
@@ -133,6 +141,7 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 		case O_QID: g->qmp_ram_id = optarg; break;
 		case O_QPID: o->qemu_pid = (pid_t)number(optarg,
 		    "--qemu-pid", INT32_MAX); break;
+		case O_ROWN: o->ram_owner = optarg; break;
 		case O_PAGING:
 			if (strcmp(optarg, "4") != 0 && strcmp(optarg, "5") != 0)
 				fatalx_code(EXIT_MEMCTX_USAGE, "--paging %s: "
@@ -203,13 +212,91 @@ timer_open(unsigned int ms)
 	return fd;
 }
 
+static unsigned int
+sandbox_flags(const struct guest *g)
+{
+	return (g->writable ? SANDBOX_WRITABLE : 0) |
+	    (g->qmp_path != NULL ? SANDBOX_QMP : 0);
+}
+
+/* --qemu-pid: the RAM through QEMU's descriptors, its pidfd (the session)
+ * and its uid (the RAM's owner). */
 static void
-confine(const struct opts *o, const struct guest *g)
+acquire_qemu(const struct opts *o, struct guest *g)
+{
+	const char *why = "";
+	int r;
+
+	if (o->qemu_pid <= 0)
+		return;
+	if ((r = qemupid_attach(o->qemu_pid, g->path, g->writable, &why)) < 0)
+		fatalx_code(EXIT_MEMCTX_RAM, "--qemu-pid %d: %s (%s)",
+		    (int)o->qemu_pid, why, strerror(-r));
+	log_info("--qemu-pid %d: guest RAM is %s", (int)o->qemu_pid,
+	    qemupid_target());
+	if (g->path == NULL)
+		g->path = qemupid_target();
+	(void)guest_owner_add(g, qemupid_uid());
+}
+
+/* Who may own the RAM file besides root: the uid we were started as (a
+ * file of our own was not planted by another user) and --ram-owner. */
+static void
+owners_setup(const struct opts *o, struct guest *g)
+{
+	const struct passwd *pw;
+	unsigned long v;
+	char *end;
+
+	(void)guest_owner_add(g, getuid());
+	if (o->ram_owner == NULL)
+		return;
+	errno = 0;
+	v = strtoul(o->ram_owner, &end, 10);
+	if (o->ram_owner[0] >= '0' && o->ram_owner[0] <= '9' &&
+	    *end == '\0' && errno == 0 && v < UINT32_MAX)
+		(void)guest_owner_add(g, (uid_t)v);
+	else if ((pw = getpwnam(o->ram_owner)) != NULL)
+		(void)guest_owner_add(g, pw->pw_uid);
+	else
+		fatalx_code(EXIT_MEMCTX_USAGE, "--ram-owner %s: no such user "
+		    "(give the user or uid QEMU runs as)", o->ram_owner);
+}
+
+static void
+acquire_guest(struct guest *g)
+{
+	const char *why = "";
+	int code, r;
+
+	if ((r = guest_acquire(g, &code, &why)) < 0)
+		fatalx_code(code, "%s: %s (%s)", g->path, why, strerror(-r));
+}
+
+static void
+acquire_watch(const struct guest *g)
+{
+	int r;
+
+	/* --qemu-pid: a memfd has no name to watch; QEMU's exit ends it. */
+	if (!qemupid_active() && (r = watch_open(g->path)) < 0)
+		fatalx_code(EXIT_MEMCTX_RAM, "inotify on %s: %s", g->path,
+		    strerror(-r));
+}
+
+static void
+seed_json(const struct guest *g)
+{
+	int r;
+
+	if (g->qmp_path != NULL && (r = qmp_seed()) < 0)
+		fatalx("json-c: %s", strerror(-r));
+}
+
+static void
+drop_privileges(const struct opts *o)
 {
 	struct privdrop_ids ids;
-	char dir[PATH_MAX];
-	unsigned int fl = (g->writable ? SANDBOX_WRITABLE : 0) |
-	    (g->qmp_path != NULL ? SANDBOX_QMP : 0);
 	int r;
 
 	if (o->user != NULL) {
@@ -221,26 +308,76 @@ confine(const struct opts *o, const struct guest *g)
 	/* Keep no capability: reopening the file needs only its mode. */
 	if ((r = privdrop_caps(NULL, 0)) < 0)
 		fatalx("clearing capabilities: %s", strerror(-r));
+}
+
+static void
+no_new_privs(void)
+{
+	int r;
+
 	if ((r = privdrop_nnp()) < 0)
 		fatalx("no_new_privs: %s", strerror(-r));
+}
+
+static void
+restrict_files(const struct guest *g)
+{
+	char dir[PATH_MAX];
+	int r;
+
 	snprintf(dir, sizeof(dir), "%s", g->path);
 	/* --qemu-pid: the RAM is open and never opened again (a memfd has no
 	 * name to reopen): no file right at all, as vmsigd. */
-	r = landlock_restrict(qemupid_active() ? NULL : dirname(dir), fl);
+	r = landlock_restrict(qemupid_active() ? NULL : dirname(dir),
+	    sandbox_flags(g));
 	if (r == -EOPNOTSUPP)
 		log_info("landlock: not supported by this kernel; skipped");
 	else if (r < 0)
 		fatalx("landlock: %s", strerror(-r));
-	if ((r = seccomp_memctx_load(fl)) < 0)
+}
+
+static void
+enter_seccomp(const struct guest *g)
+{
+	int r;
+
+	if ((r = seccomp_memctx_load(sandbox_flags(g))) < 0)
 		fatalx("seccomp: %s", strerror(-r));
+}
+
+/* --sandbox-selftest: try the forbidden call, report, exit. */
+static void
+selftest(const struct opts *o)
+{
+	int r;
+
+	if (o->selftest == NULL)
+		return;
+	r = sandbox_selftest(o->selftest);
+	log_warnx("selftest %s: %s", o->selftest, r < 0 ? strerror(-r) :
+	    "the forbidden call succeeded");
+	exit(r < 0 ? SANDBOX_SELFTEST_REFUSED : SANDBOX_SELFTEST_ALLOWED);
+}
+
+/* The first discovery: a guest we cannot read is an exit code, before
+ * vmsigd hears of the endpoint. */
+static void
+discover(struct guest *g)
+{
+	const char *why = "";
+	int code, r;
+
+	if ((r = guest_bootstrap(g, &code, &why)) < 0)
+		fatalx_code(code, "%s: %s (%s)", g->path, why, strerror(-r));
 }
 
 struct state {
 	struct opts *o;
 	struct guest *g;
 	int timer;
-	unsigned int backoff;
+	unsigned int backoff;	/* wait before the next connect to vmsigd */
 	struct timespec next_try;
+	struct timespec connected;	/* when the current connection began */
 	int stale;		/* the guest changed while vmsigd was away */
 	int await_inval;	/* asked vmsigd to invalidate; no reply yet */
 	unsigned int qmp_backoff;
@@ -279,6 +416,42 @@ schedule_reconnect(struct state *s)
 	backoff_next(&s->next_try, &s->backoff);
 }
 
+/*
+ * The connection to vmsigd ended (why: a sentence).  The backoff grows on
+ * every failure; it starts again at BACKOFF_MIN_MS only when the connection
+ * had lived BACKOFF_STABLE_MS (vmsigd took our context and served it): a
+ * vmsigd that accepts us and then drops every offer is not hammered.
+ */
+static void
+link_lost(struct state *s, const char *why)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - s->connected.tv_sec) * 1000L +
+	    (now.tv_nsec - s->connected.tv_nsec) / 1000000L;
+	if (ms >= BACKOFF_STABLE_MS)
+		s->backoff = BACKOFF_MIN_MS;
+	link_close();
+	log_warnx("vmsigd: %s; reconnecting in %u ms", why, s->backoff);
+	schedule_reconnect(s);
+}
+
+/* Offer the current context; on failure say why and back off. */
+static void
+send_ready(struct state *s)
+{
+	char why[128];
+	int r;
+
+	if ((r = link_send_ready(s->g)) < 0) {
+		snprintf(why, sizeof(why), "cannot offer the context (%s)",
+		    strerror(-r));
+		link_lost(s, why);
+	}
+}
+
 /* Find the guest afresh and, if vmsigd is there, offer it. */
 static void
 rebootstrap(struct state *s)
@@ -301,11 +474,8 @@ rebootstrap(struct state *s)
 		return;
 	}
 	s->stale = 0;
-	if (link_fd() >= 0 && link_send_ready(s->g) < 0) {
-		log_warnx("vmsigd: cannot send the context");
-		link_close();
-		schedule_reconnect(s);
-	}
+	if (link_fd() >= 0)
+		send_ready(s);
 }
 
 /* Connect and offer the context (offer == 0: connect only). */
@@ -321,11 +491,13 @@ try_connect(struct state *s, int offer)
 		fatalx_code(EXIT_MEMCTX_REFUSED, "vmsigd refused endpoint %u: "
 		    "%s", s->o->link.endpoint, why);
 	if (r < 0) {
-		log_debug("vmsigd at %s: %s", s->o->link.path, strerror(-r));
+		log_debug("vmsigd at %s: %s; next try in %u ms",
+		    s->o->link.path, strerror(-r), s->backoff);
 		schedule_reconnect(s);
 		return;
 	}
-	s->backoff = BACKOFF_MIN_MS;
+	/* The backoff is not reset here: see link_lost(). */
+	clock_gettime(CLOCK_MONOTONIC, &s->connected);
 	if (offer)
 		offer_context(s);
 }
@@ -338,10 +510,8 @@ offer_context(struct state *s)
 		return;
 	if (s->stale || !s->g->ready)
 		rebootstrap(s);
-	else if (link_send_ready(s->g) < 0) {
-		link_close();
-		schedule_reconnect(s);
-	}
+	else
+		send_ready(s);
 }
 
 /* The guest changed: tell vmsigd (it answers Invalidate, and only then
@@ -408,11 +578,8 @@ on_link(struct state *s)
 		s->await_inval = 0;
 		rebootstrap(s);
 	} else if (r == -EPIPE) {
-		log_warnx("vmsigd went away; reconnecting");
-		link_close();
 		s->await_inval = 0;
-		s->backoff = BACKOFF_MIN_MS;
-		schedule_reconnect(s);
+		link_lost(s, "vmsigd closed the connection");
 	} else if (r < 0)
 		fatalx("vmsigd broke the protocol; exiting");
 }
@@ -481,53 +648,58 @@ main(int argc, char **argv)
 	struct guest g = { .fd = -1, .wfd = -1 };
 	struct state s = { .o = &o, .g = &g, .backoff = BACKOFF_MIN_MS,
 	    .qmp_backoff = BACKOFF_MIN_MS };
-	const char *why = "";
-	int code, r;
+	int r;
 
 	parse(argc, argv, &o, &g);
 	if (o.print_sandbox)
-		return seccomp_memctx_print((g.writable ? SANDBOX_WRITABLE :
-		    0) | (g.qmp_path != NULL ? SANDBOX_QMP : 0),
+		return seccomp_memctx_print(sandbox_flags(&g),
 		    STDOUT_FILENO) < 0;
 	log_init("vmsig-memctx", LOG_LVL_INFO + o.verbose, o.use_syslog);
 	signals_setup();
 
-	/* --qemu-pid: the RAM through QEMU's descriptors; its pidfd is the
-	 * session (both need /proc/PID, so before confinement). */
-	if (o.qemu_pid > 0) {
-		if ((r = qemupid_attach(o.qemu_pid, g.path, g.writable,
-		    &why)) < 0)
-			fatalx_code(EXIT_MEMCTX_RAM, "--qemu-pid %d: %s (%s)",
-			    (int)o.qemu_pid, why, strerror(-r));
-		log_info("--qemu-pid %d: guest RAM is %s", (int)o.qemu_pid,
-		    qemupid_target());
-		if (g.path == NULL)
-			g.path = qemupid_target();
-	}
-	/* Acquire: the guest, read-only, and what we need to watch it.
-	 * With --qmp this is also the first use of json-c, which seeds its
-	 * hash with getrandom(2): that must happen before seccomp. */
-	if ((r = guest_bootstrap(&g, &code, &why)) < 0)
-		fatalx_code(code, "%s: %s (%s)", g.path, why, strerror(-r));
-	if (!qemupid_active() && (r = watch_open(g.path)) < 0)
-		fatalx_code(EXIT_MEMCTX_RAM, "inotify on %s: %s", g.path,
-		    strerror(-r));
+	/*
+	 * Acquire.  Only what confinement would forbid, and not one byte of
+	 * the guest: the first read is discover()'s, confined.
+	 */
+	/* /proc/PID/fd and /proc/PID/status: Landlock forbids /proc later. */
+	acquire_qemu(&o, &g);
+	/* getpwnam(3) reads /etc/passwd: Landlock forbids /etc later. */
+	owners_setup(&o, &g);
+	/* The RAM file, checked and not read, O_RDWR only with --writable
+	 * (the capabilities the open may need go next); QMP's socket only
+	 * connected, and its SO_PEERCRED, which seccomp forbids later. */
+	acquire_guest(&g);
+	/* inotify on the path: before --user, who may not reach it. */
+	acquire_watch(&g);
+	/* timerfd: allowed later too; here so that its failure is early. */
 	if ((s.timer = timer_open(o.revalidate_ms)) < 0)
 		fatalx("timerfd: %s", strerror(-s.timer));
-	/* Connect before confinement to learn at once of a refusal; offer
-	 * the context only once confined, so no holder ever sees a context
-	 * from an unconfined helper. */
-	try_connect(&s, 0);
+	/* json-c seeds its hash at the first key it sees, with getrandom(2)
+	 * or /dev/urandom: do it on a constant, seccomp allows neither. */
+	seed_json(&g);
 
-	confine(&o, &g);
-	if (o.selftest != NULL) {
-		r = sandbox_selftest(o.selftest);
-		log_warnx("selftest %s: %s", o.selftest, r < 0 ?
-		    strerror(-r) : "the forbidden call succeeded");
-		return r < 0 ? SANDBOX_SELFTEST_REFUSED :
-		    SANDBOX_SELFTEST_ALLOWED;
-	}
-	offer_context(&s);
+	/* Confine, in the order each step needs the one before. */
+	/* Groups, gid, uid, then every capability: after the opens that
+	 * needed them, before anything reads a byte from outside. */
+	drop_privileges(&o);
+	/* no_new_privs: Landlock and seccomp need it as an unprivileged
+	 * process, and execve could never give privileges back. */
+	no_new_privs();
+	/* Landlock: the RAM file's directory only (reopen after QEMU
+	 * replaced the file); before seccomp, which forbids its syscalls. */
+	restrict_files(&g);
+	/* seccomp last: the allowlist of every later re-bootstrap. */
+	enter_seccomp(&g);
+	selftest(&o);
+
+	/* Discover: the first guest byte, read confined, by guest_bootstrap()
+	 * as every re-bootstrap reads it. */
+	discover(&g);
+	/* Offer: connect to vmsigd (a refusal is final), as every reconnect
+	 * does, confined: vmsigd's Welcome is parsed here, and vmsigd never
+	 * hears of a guest we cannot read. */
+	try_connect(&s, 1);
+
 	r = run(&s);
 	log_info("signal %d: stopping", (int)stop_signal);
 	link_close();

@@ -224,8 +224,31 @@ out:
 static struct {
 	pid_t pid;
 	int pidfd, fd, wfd;
+	uid_t uid;		/* QEMU's effective uid */
 	char target[PATH_MAX];
-} qp = { 0, -1, -1, -1, "" };
+} qp = { 0, -1, -1, -1, 0, "" };
+
+/* The effective uid of pid (the second field of Uid: in its status). */
+static int
+proc_euid(pid_t pid, uid_t *ret)
+{
+	char path[64], line[256];
+	unsigned int ruid, euid;
+	FILE *f;
+	int r = -EBADMSG;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Uid: %u %u", &ruid, &euid) == 2) {
+			*ret = (uid_t)euid;
+			r = 0;
+			break;
+		}
+	fclose(f);
+	return r;
+}
 
 int
 qemupid_attach(pid_t pid, const char *path, int writable,
@@ -250,6 +273,11 @@ qemupid_attach(pid_t pid, const char *path, int writable,
 		    "cannot open its RAM through /proc/PID/fd";
 		return r;
 	}
+	/* Its uid is the RAM file's expected owner (guest.c checks it). */
+	if ((r = proc_euid(pid, &qp.uid)) < 0) {
+		*ret_why = "cannot read its uid from /proc/PID/status";
+		return r;
+	}
 	pfd = (struct pollfd){ .fd = qp.pidfd, .events = POLLIN };
 	if (poll(&pfd, 1, 0) != 0) {
 		*ret_why = "the process exited during the lookup";
@@ -263,6 +291,12 @@ int
 qemupid_active(void)
 {
 	return qp.pid > 0;
+}
+
+uid_t
+qemupid_uid(void)
+{
+	return qp.uid;
 }
 
 int

@@ -349,10 +349,9 @@ qmp_handshake(struct qmp *q, int timeout_ms)
 }
 
 int
-qmp_connect(const char *path, int timeout_ms, struct qmp **ret)
+qmp_dial(const char *path, struct qmp **ret)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct qmp *q;
 	int fd, r;
 
 	if (path == NULL || ret == NULL)
@@ -363,19 +362,46 @@ qmp_connect(const char *path, int timeout_ms, struct qmp **ret)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		return -errno;
+	/* Non-blocking connect to a local socket: completes at once or
+	 * fails (EAGAIN only when QEMU's backlog is full). */
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		r = -errno;	/* close() may change errno */
 		(void)close(fd);
 		return r;
 	}
-	if ((r = qmp_fdopen(fd, &q)) < 0) {
+	if ((r = qmp_fdopen(fd, ret)) < 0)
 		(void)close(fd);
+	return r;
+}
+
+int
+qmp_connect(const char *path, int timeout_ms, struct qmp **ret)
+{
+	struct qmp *q;
+	int r;
+
+	if (ret == NULL)
+		return -EINVAL;
+	if ((r = qmp_dial(path, &q)) < 0)
 		return r;
-	}
 	if ((r = qmp_handshake(q, timeout_ms)) < 0) {
 		qmp_close(q);
 		return r;
 	}
 	*ret = q;
 	return 0;
+}
+
+int
+qmp_seed(void)
+{
+	json_object *o;
+	int r;
+
+	/* A constant, not QEMU's bytes: its key makes json-c seed the hash
+	 * of its object tables (getrandom(2), or /dev/urandom). */
+	r = qmp_msg_parse("{\"vmsig\": 0}", 12, &o);
+	if (r == 0)
+		json_object_put(o);
+	return r;
 }

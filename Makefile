@@ -15,11 +15,11 @@ PKG_CONFIG	?= pkg-config
 PROTOC_C	?= protoc-c
 MANDOC		?= mandoc
 
-BINDIR		= $(PREFIX)/bin
-SBINDIR		= $(PREFIX)/sbin
-LIBDIR		= $(PREFIX)/lib
-INCDIR		= $(PREFIX)/include
-MANDIR		= $(PREFIX)/share/man
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+LIBDIR		?= $(PREFIX)/lib
+INCDIR		?= $(PREFIX)/include
+MANDIR		?= $(PREFIX)/share/man
 UNITDIR		?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR	?= $(PREFIX)/lib/tmpfiles.d
@@ -172,9 +172,13 @@ deps:
 # check and demo install what is missing first (the README's two commands
 # work on a fresh Debian 12), then build in a second make that sees the
 # installed pkg-config files.
+# The cmocka summary comes last (it is the run's closing line); a red
+# pytest run still fails the target.
 check: deps
 	@$(MAKE) --no-print-directory check-build
-	@scripts/run-tests.sh $(UNIT_TESTS) $(FUZZ_REGR) $(INTEG_TESTS)
+	@rc=0; $(MAKE) --no-print-directory check-python || rc=1; \
+	  scripts/run-tests.sh $(UNIT_TESTS) $(FUZZ_REGR) $(INTEG_TESTS) || rc=1; \
+	  exit $$rc
 
 check-build: all $(UNIT_TESTS) $(INTEG_TESTS) $(FUZZ_REGR) check-boundaries check-headers
 
@@ -186,6 +190,8 @@ integ: all $(INTEG_TESTS)
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	@echo "== python/bench/bench_py.py"
+	@$(MAKE) --no-print-directory bench-python
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -226,7 +232,7 @@ check-headers:
 	    -Iinclude -fsyntax-only -x c++ - || exit 1; done; \
 	  echo "headers: $(words $(PUB_HEADERS)) compile as C11 and C++17"
 
-install: all
+install: all install-python
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	  $(DESTDIR)$(INCDIR)/vmsig $(DESTDIR)$(LIBDIR)/pkgconfig \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
@@ -248,7 +254,7 @@ install: all
 	install -m 644 dist/sysusers.d/vmsig.conf $(DESTDIR)$(SYSUSERSDIR)/vmsig.conf
 	install -m 644 dist/tmpfiles.d/vmsig.conf $(DESTDIR)$(TMPFILESDIR)/vmsig.conf
 
-uninstall:
+uninstall: uninstall-python
 	rm -f $(DESTDIR)$(SBINDIR)/vmsigd $(DESTDIR)$(SBINDIR)/vmsig-memctx \
 	  $(DESTDIR)$(BINDIR)/vmsigctl $(DESTDIR)$(LIBDIR)/libvmsig-holder.* \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig/libvmsig-holder.pc
@@ -259,6 +265,9 @@ uninstall:
 
 clean:
 	rm -rf $(B)
+
+# The Python package (check-python, bench-python, install-python).
+include python/python.mk
 
 # Objects of test programs are intermediates of a chain; keep them.
 .SECONDARY:

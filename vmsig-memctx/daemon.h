@@ -142,7 +142,7 @@ struct guest {
 	const char *qmp_ram_id;		/* --qmp-ram-id, or NULL */
 	unsigned int paging;		/* --paging 4|5; 0: not given */
 	/* Who may own the RAM file besides root (guest_owner_add()). */
-	uid_t owners[4];
+	uid_t owners[6];
 	unsigned int nowners;
 	/* current state */
 	struct qmp *qmp;		/* kept across bootstraps: the session */
@@ -158,9 +158,9 @@ struct guest {
 };
 /*
  * Add uid to the owners the RAM file may have besides root: the uid the
- * helper was started as, --ram-owner, QEMU's (--qemu-pid; with --qmp the
- * peer of the first QMP connection, added by guest_acquire()).  0, or
- * -E2BIG.
+ * helper was started as, --user's, --ram-owner's, QEMU's (--qemu-pid; with
+ * --qmp the peer of the first QMP connection, added by guest_acquire()).
+ * 0, or -E2BIG.
  */
 int guest_owner_add(struct guest *g, uid_t uid);
 /*

@@ -40,6 +40,7 @@ struct opts {
 	struct link_cfg link;
 	const char *user, *group, *selftest;
 	const char *ram_owner;	/* --ram-owner, or NULL */
+	struct privdrop_ids ids;	/* --user, resolved by owners_setup() */
 	unsigned int revalidate_ms;
 	int verbose, use_syslog, print_sandbox;
 	pid_t qemu_pid;		/* --qemu-pid, or 0 */
@@ -239,16 +240,23 @@ acquire_qemu(const struct opts *o, struct guest *g)
 	(void)guest_owner_add(g, qemupid_uid());
 }
 
-/* Who may own the RAM file besides root: the uid we were started as (a
- * file of our own was not planted by another user) and --ram-owner. */
+/* Who may own the RAM file besides root: the uid we were started as and
+ * the one we run as (--user): a file of our own was not planted by another
+ * user; and --ram-owner. */
 static void
-owners_setup(const struct opts *o, struct guest *g)
+owners_setup(struct opts *o, struct guest *g)
 {
 	const struct passwd *pw;
 	unsigned long v;
 	char *end;
+	int r;
 
 	(void)guest_owner_add(g, getuid());
+	if (o->user != NULL) {
+		if ((r = privdrop_lookup(o->user, o->group, &o->ids)) < 0)
+			fatalx("--user %s: %s", o->user, strerror(-r));
+		(void)guest_owner_add(g, o->ids.uid);
+	}
 	if (o->ram_owner == NULL)
 		return;
 	errno = 0;
@@ -296,13 +304,10 @@ seed_json(const struct guest *g)
 static void
 drop_privileges(const struct opts *o)
 {
-	struct privdrop_ids ids;
 	int r;
 
 	if (o->user != NULL) {
-		if ((r = privdrop_lookup(o->user, o->group, &ids)) < 0)
-			fatalx("--user %s: %s", o->user, strerror(-r));
-		if ((r = privdrop_ids(&ids)) < 0)
+		if ((r = privdrop_ids(&o->ids)) < 0)
 			fatalx("dropping to user %s: %s", o->user, strerror(-r));
 	}
 	/* Keep no capability: reopening the file needs only its mode. */
@@ -663,7 +668,8 @@ main(int argc, char **argv)
 	 */
 	/* /proc/PID/fd and /proc/PID/status: Landlock forbids /proc later. */
 	acquire_qemu(&o, &g);
-	/* getpwnam(3) reads /etc/passwd: Landlock forbids /etc later. */
+	/* --user and --ram-owner: getpwnam(3) reads /etc/passwd, which
+	 * Landlock forbids later. */
 	owners_setup(&o, &g);
 	/* The RAM file, checked and not read, O_RDWR only with --writable
 	 * (the capabilities the open may need go next); QMP's socket only

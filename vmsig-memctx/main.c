@@ -439,7 +439,7 @@ link_lost(struct state *s, const char *why)
 	if (ms >= BACKOFF_STABLE_MS)
 		s->backoff = BACKOFF_MIN_MS;
 	link_close();
-	log_warnx("vmsigd: %s; reconnecting in %u ms", why, s->backoff);
+	log_warnx("%s; reconnecting in %u ms", why, s->backoff);
 	schedule_reconnect(s);
 }
 
@@ -451,8 +451,8 @@ send_ready(struct state *s)
 	int r;
 
 	if ((r = link_send_ready(s->g)) < 0) {
-		snprintf(why, sizeof(why), "cannot offer the context (%s)",
-		    strerror(-r));
+		snprintf(why, sizeof(why), "vmsigd: cannot offer the context "
+		    "(%s)", strerror(-r));
 		link_lost(s, why);
 	}
 }

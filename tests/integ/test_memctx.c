@@ -17,18 +17,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vmsig/holder.h>
 #include <vmsig/mem.h>
 
 #include "harness.h"
+#include "wire.h"
 #include "../common/manifest.h"
 
 struct fx {
@@ -326,6 +331,124 @@ t_holes_untouched(void **state)
 	vmsig_holder_close(h);
 }
 
+static long
+mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+/*
+ * A fake vmsigd on conn: Welcome to the Hello, then, at MemctxReady, close
+ * the connection (a core that drops every offer).  1 when it closed,
+ * 0 to go on, -1 on a protocol surprise.
+ */
+static int
+fake_core_step(int conn, struct wire_arena *a, uint32_t peer)
+{
+	unsigned char buf[VMSIG_FRAME_MAX];
+	int fds[4] = { -1, -1, -1, -1 };
+	Vmsig__V1__Welcome w = VMSIG__V1__WELCOME__INIT;
+	Vmsig__V1__Frame out = VMSIG__V1__FRAME__INIT;
+	wire_frame *f;
+	const char *why = "";
+	unsigned int nfds = 0;
+	size_t len = 0;
+	int n, r;
+
+	r = fdpass_recv(conn, buf, sizeof(buf), fds, 4, &len, &nfds);
+	if (r == 0)
+		return 1;
+	if (r < 0)
+		return r == -EAGAIN ? 0 : -1;
+	r = wire_decode(a, buf, len, nfds, &f, &why);
+	fdpass_close(fds, nfds);
+	if (r < 0)
+		return -1;
+	if (f->msg_case == VMSIG__V1__FRAME__MSG_MEMCTX_READY)
+		return 1;
+	if (f->msg_case != VMSIG__V1__FRAME__MSG_HELLO)
+		return -1;
+	w.proto_version = 1;
+	w.peer_id = peer;
+	w.epoch = 1;
+	out.req_id = f->req_id;
+	out.msg_case = VMSIG__V1__FRAME__MSG_WELCOME;
+	out.welcome = &w;
+	if ((n = wire_pack(&out, buf, sizeof(buf))) < 0)
+		return -1;
+	return fdpass_send(conn, buf, (size_t)n, NULL, 0) < 0 ? -1 : 0;
+}
+
+/*
+ * A vmsigd that accepts the helper and drops every offer: the helper's
+ * reconnect backoff keeps growing (100, 200, 400 ms ...) instead of
+ * starting again at 100 ms at every connect, which would be ~40
+ * connections in 4 s.
+ */
+static void
+t_backoff_grows(void **state)
+{
+	struct fx *fx = *state;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct wire_arena *a = wire_arena_new();
+	long t0, at[64];
+	int lfd, conn = -1, naccept = 0, bad = 0, r;
+	struct h_proc p;
+
+	assert_non_null(a);
+	assert_int_equal(h_stop(&fx->d, SIGTERM, 5000), 0);
+	fx->d.pid = 0;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", h_asock(fx->dir));
+	(void)unlink(sun.sun_path);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 8), 0);
+	assert_int_equal(helper(fx, fx->m->image, NULL, &p), 0);
+	t0 = mono_ms();
+	while (mono_ms() - t0 < 4500 && naccept < 64 && !bad) {
+		struct pollfd pfd[2] = {
+			{ .fd = lfd, .events = POLLIN },
+			{ .fd = conn, .events = POLLIN },
+		};
+
+		if (poll(pfd, 2, 50) < 0 && errno != EINTR)
+			break;
+		if ((pfd[0].revents & POLLIN) && conn < 0 &&
+		    (conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC |
+		    SOCK_NONBLOCK)) >= 0)
+			at[naccept++] = mono_ms();
+		if (conn >= 0 && pfd[1].revents) {
+			r = fake_core_step(conn, a, (uint32_t)naccept);
+			bad = r < 0;
+			if (r == 1) {
+				(void)close(conn);
+				conn = -1;
+			}
+		}
+	}
+	if (conn >= 0)
+		(void)close(conn);
+	(void)close(lfd);
+	assert_int_equal(h_stop(&p, SIGTERM, 5000), 0);
+	wire_arena_free(a);
+	assert_false(bad);
+	fprintf(stderr, "%d connections in 4.5 s", naccept);
+	for (r = 1; r < naccept; r++)
+		fprintf(stderr, "%s%ld ms", r == 1 ? "; gaps " : ", ",
+		    at[r] - at[r - 1]);
+	fprintf(stderr, "\n");
+	/* The first connect comes at once; 100+200+400+800+1600 ms later
+	 * the sixth: a few more than that is jitter, ~40 a regression. */
+	assert_true(naccept >= 4);
+	assert_true(naccept <= 8);
+	assert_true(at[naccept - 1] - at[naccept - 2] >= 700);
+}
+
 int
 main(void)
 {
@@ -338,6 +461,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_noise, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_layouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_backoff_grows, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(t_holes_untouched, setup,
 		    teardown),
 	};

@@ -292,6 +292,16 @@ acquire_watch(const struct guest *g)
 		    strerror(-r));
 }
 
+static int
+acquire_timer(unsigned int ms)
+{
+	int fd = timer_open(ms);
+
+	if (fd < 0)
+		fatalx("timerfd: %s", strerror(-fd));
+	return fd;
+}
+
 static void
 seed_json(const struct guest *g)
 {
@@ -678,8 +688,7 @@ main(int argc, char **argv)
 	/* inotify on the path: before --user, who may not reach it. */
 	acquire_watch(&g);
 	/* timerfd: allowed later too; here so that its failure is early. */
-	if ((s.timer = timer_open(o.revalidate_ms)) < 0)
-		fatalx("timerfd: %s", strerror(-s.timer));
+	s.timer = acquire_timer(o.revalidate_ms);
 	/* json-c seeds its hash at the first key it sees, with getrandom(2)
 	 * or /dev/urandom: do it on a constant, seccomp allows neither. */
 	seed_json(&g);

@@ -123,7 +123,10 @@ choose_modules(struct guest *g, struct win_proc *p, const struct pdef *d)
 	add_mod(p, win_dll(g, "KERNEL32.DLL", 0), cap);
 	add_mod(p, win_dll(g, "KERNELBASE.dll", 0), cap);
 	want = d->flags & P_MODS ? w->opt.modules : 4 + image_randn(g, 6);
-	if (d->flags & (P_OUT_ENTRY | P_OUT_NAMES))
+	/* csrss, wininit and the trap processes load more than 5 DLLs. */
+	if ((d->flags & (P_OUT_ENTRY | P_OUT_NAMES)) ||
+	    strcmp(d->file, "csrss.exe") == 0 ||
+	    strcmp(d->file, "wininit.exe") == 0)
 		want = 6 + image_randn(g, 4);
 	if ((d->flags & P_MODS) && p->nmods < want)
 		add_mod(p, win_dll(g, "SHELL32.dll", 0), cap);

@@ -352,4 +352,5 @@ image_free(struct guest *g)
 	free(g->res);
 	free(g->recs);
 	free(g->pats);
+	free(g->procs);
 }

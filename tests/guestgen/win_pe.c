@@ -402,7 +402,8 @@ win_pe_finish(struct guest *g, struct win_img *m)
 		pw32(m, oh + 40 * i + 36, s->chars);
 	}
 	image_randbytes(g, code, sizeof(code));
-	memset(code + (m->entry_rva & 0xfff) - 16, 0xcc, 16);
+	if ((m->entry_rva & 0xfff) >= 16)	/* int3 padding before it */
+		memset(code + (m->entry_rva & 0xfff) - 16, 0xcc, 16);
 	pw(m, m->entry_rva & ~0xfffu, code, sizeof(code));
 }
 

@@ -239,6 +239,7 @@ status_peer(const Vmsig__V1__PeerStatus *w, struct vmsig_status_peer *s)
 	s->subscribed = w->subscribed;
 	s->queued = w->queued;
 	s->sent = w->sent;
+	copy_str(s->rule, sizeof(s->rule), w->rule);
 }
 
 static int

@@ -107,6 +107,12 @@ refuse(int fd, const struct ucred *cr, enum sock_kind kind, int code,
 	n = msg_pack_error(buf, sizeof(buf), 0, code, text);
 	if (n > 0)
 		(void)send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* Closing with its Hello unread would hand the peer ECONNRESET
+	 * instead of our Error: take what is there (descriptors that came
+	 * with it are released by the kernel: no control buffer). */
+	for (n = 0; n < 4; n++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
 	(void)close(fd);
 	if (ratelimit_ok(&rl_refuse, 5, 1000, &held))
 		log_info("%s socket: refused pid %d uid %u: %s%s%.0u%s",

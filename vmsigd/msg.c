@@ -381,6 +381,7 @@ msg_pack_status(void *buf, size_t cap, uint64_t req_id)
 		ps[i].subscribed = peer_subscribed(p);
 		ps[i].queued = peer_queued(p);
 		ps[i].sent = peer_sent(p);
+		ps[i].rule = (char *)peer_rule(p);
 		psp[i] = &ps[i];
 	}
 	s.proto_version = VMSIG_PROTO_VERSION;

@@ -250,6 +250,7 @@ struct vmsig_status_peer {
 	int subscribed;
 	uint32_t queued;
 	uint64_t sent;
+	char rule[97];			/* the policy entry that admitted it */
 };
 struct vmsig_status {
 	pid_t pid;

@@ -274,12 +274,35 @@ check_pml4s(const struct ggimg *im)
 	}
 }
 
+/* Every Windows process's DTB is one of the validating PML4s. */
+static void
+check_win_dtbs(const struct ggimg *im)
+{
+	const struct gg_manifest *m = im->m;
+	size_t i, j;
+
+	if (!m->win.present)
+		return;
+	assert_true(m->win.nprocs >= 1);
+	assert_int_equal(m->win.kernel_base, m->kernel_base);
+	assert_int_equal(m->win.system_eprocess, m->system_eprocess);
+	for (i = 0; i < m->win.nprocs; i++) {
+		uint64_t dtb = m->win.procs[i].dtb & ~0xfffull;
+
+		for (j = 0; j < m->nproc && m->proc_cr3[j] != dtb; j++)
+			;
+		assert_true(j < m->nproc);
+		assert_true(ggimg_pml4_valid(im, dtb));
+	}
+}
+
 static void
 check_all(struct gg_manifest *m)
 {
 	struct ggimg im;
 
 	img_open(&im, m);
+	check_win_dtbs(&im);
 	check_probes(&im);
 	check_maps(&im);
 	check_maps_complete(&im);

@@ -162,6 +162,13 @@ write_eprocess(struct guest *g, const struct win_proc *p,
 	put64(&y, 0x28, p->dtb);
 	threads(g, p->eproc, nthr, &y);
 	put64(&y, L->udtb, p->udtb);
+	/*
+	 * KPROCESS: a count of 4 (the guest's 4 vCPUs) right before the empty
+	 * ReadyListHead, in every process: "4, then a LIST_ENTRY whose
+	 * neighbours point back" is not UniqueProcessId.
+	 */
+	put64(&y, 0x100, 4);
+	putlist(&y, 0x108, p->eproc + 0x108, p->eproc + 0x108);
 	put64(&y, L->pid - 8, 0);				/* ProcessLock */
 	put64(&y, L->pid, p->pid);
 	putlist(&y, L->links, k->active[0], k->active[1]);

@@ -129,7 +129,7 @@ kldr(struct guest *g, const struct win_img *m)
 	memset(z, 0, sizeof(z));
 	win_vwrite(g, k, e, z, sizeof(z));
 	win_vput64(g, k, e + 0x30, m->base);
-	win_vput64(g, k, e + 0x38, m->base + m->entry_rva);
+	win_vput64(g, k, e + 0x38, m->entry_rva ? m->base + m->entry_rva : 0);
 	win_vput32(g, k, e + 0x40, m->size);
 	win_ustring(g, k, e + 0x48, m->path, NULL);
 	win_ustring(g, k, e + 0x58, m->name, NULL);

@@ -169,6 +169,8 @@ win_dll(struct guest *g, const char *name, int app)
 		snprintf(path, sizeof(path), "C:\\Windows\\System32\\%s", name);
 	m = win_pe_new(g, name, path, next_base(g, &w->next_dll, size), size,
 	    64);
+	if (strcasecmp(name, "ntdll.dll") == 0)
+		m->entry_rva = 0;	/* ntdll has no entry point */
 	exports_of(g, m, name);
 	if (strcasecmp(name, "ntdll.dll") != 0)
 		win_pe_imports(g, m, dll_imports, N(dll_imports));

@@ -92,7 +92,8 @@ modlist(FILE *f, uint32_t pid, int status, uint64_t fault,
 		fputc(',', f);
 		hx(f, "size", m[i]->size);
 		fputc(',', f);
-		hx(f, "entry", m[i]->base + m[i]->entry_rva);
+		hx(f, "entry", m[i]->entry_rva ? m[i]->base + m[i]->entry_rva :
+		    0);
 		fputc(',', f);
 		hx_or_null(f, "fault_va", names ? 0 : p->names_va);
 		fputc(',', f);

@@ -401,6 +401,8 @@ win_pe_finish(struct guest *g, struct win_img *m)
 		pw32(m, oh + 40 * i + 20, s->rva - 0x600);
 		pw32(m, oh + 40 * i + 36, s->chars);
 	}
+	if (m->entry_rva == 0)	/* no entry point (ntdll): no code page */
+		return;
 	image_randbytes(g, code, sizeof(code));
 	if ((m->entry_rva & 0xfff) >= 16)	/* int3 padding before it */
 		memset(code + (m->entry_rva & 0xfff) - 16, 0xcc, 16);

@@ -241,7 +241,8 @@ write_ldr(struct guest *g, struct win_proc *p, uint64_t ldr)
 		memset(noise, 0, sizeof(noise));
 		win_vwrite(g, cr3, e[i], noise, sizeof(noise));
 		win_vput64(g, cr3, e[i] + 0x30, m->base);
-		win_vput64(g, cr3, e[i] + 0x38, m->base + m->entry_rva);
+		win_vput64(g, cr3, e[i] + 0x38, m->entry_rva ?
+		    m->base + m->entry_rva : 0);
 		win_vput32(g, cr3, e[i] + 0x40, m->size);
 		if (i == p->out_names && i > 0)
 			p->names_va = fresh_page(g, p);

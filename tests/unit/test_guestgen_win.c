@@ -523,6 +523,11 @@ test_default(void **state)
 		}
 	}
 	assert_true(zombie == 1 && paged == 1 && trunc == 1);
+	for (i = 0; i < w->nmodlists; i++)	/* ntdll has no entry point */
+		for (j = 0; j < w->modlists[i].n; j++)
+			if (w->modlists[i].v[j].name != NULL &&
+			    strcmp(w->modlists[i].v[j].name, "ntdll.dll") == 0)
+				assert_int_equal(w->modlists[i].v[j].entry, 0);
 	check_win(m);
 	gg_manifest_free(m);
 }

@@ -621,7 +621,8 @@ test_big(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	print_message("guestgen 420 procs, 2 GiB: %.2f s\n", s);
-	assert_true(s < 3.0);
+	/* ~0.6 s on one core; generous for sanitizer builds on a busy box. */
+	assert_true(s < 30.0);
 	assert_int_equal(stat(m->image, &st), 0);
 	assert_true((uint64_t)st.st_blocks * 512 < (96ull << 20));
 	assert_int_equal(m->win.nprocs, 420);

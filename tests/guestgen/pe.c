@@ -32,6 +32,8 @@
 #define RVA_DATA	(GG_2M + 0x3000u)
 #define EXP_MAX		0x40000u
 #define NEXPORTS	1100u
+#define RVA_IAT		0x1e0000u	/* imports: IAT, then descriptors */
+#define IMP_SIZE	0x1000u
 
 /* Real ntoskrnl exports; the rest of the table is made up.  Unsorted. */
 static const char *const pe_real[] = {
@@ -56,6 +58,21 @@ static const char *const pe_real[] = {
 	"memcpy", "memset", "strlen", "wcslen",
 };
 #define NREAL	(sizeof(pe_real) / sizeof(pe_real[0]))
+
+/* What ntoskrnl imports, grouped by module (consecutive). */
+static const struct {
+	const char *module, *name;
+	uint16_t hint;
+} pe_imps[] = {
+	{ "HAL.dll", "KeQueryPerformanceCounter", 0x2d },
+	{ "HAL.dll", "KeStallExecutionProcessor", 0x2e },
+	{ "HAL.dll", "HalGetInterruptVector", 0x12 },
+	{ "kd.dll", "KdDebuggerInitialize0", 0x3 },
+	{ "kd.dll", "KdD0Transition", 0x0 },
+	{ "CI.dll", "CiInitialize", 0x9 },
+};
+#define NIMP	(sizeof(pe_imps) / sizeof(pe_imps[0]))
+#define NIMPMOD	3
 
 static const char *const pe_prefix[] = {
 	"Cc", "Ex", "Fs", "Io", "Ke", "Mm", "Ob", "Po", "Ps", "Rtl", "Se", "Zw",
@@ -149,6 +166,10 @@ headers(struct guest *g, uint8_t *p, uint32_t entry_rva, uint32_t exp_size)
 	put32(oh + 116, exp_size);
 	put32(oh + 112 + 3 * 8, pe_secs[4].rva);	/* exceptions */
 	put32(oh + 116 + 3 * 8, pe_secs[4].size);
+	put32(oh + 112 + 1 * 8, RVA_IAT + 0x100);	/* imports */
+	put32(oh + 116 + 1 * 8, 20 * (NIMPMOD + 1));
+	put32(oh + 112 + 12 * 8, RVA_IAT);		/* IAT */
+	put32(oh + 116 + 12 * 8, 8 * (NIMP + NIMPMOD));
 	put32(oh + 112 + 5 * 8, pe_secs[7].rva);	/* relocations */
 	put32(oh + 116 + 5 * 8, pe_secs[7].size);
 	for (i = 0; i < NSECS; i++)
@@ -225,6 +246,42 @@ accessor(const struct win_layout *L, const char *name, uint8_t *c)
 		return n;
 	}
 	return 0;
+}
+
+/*
+ * The import directory: IAT (bound addresses) at RVA_IAT, descriptors
+ * after it, then the INT, hint/name entries and module names.
+ */
+static void
+imports(struct guest *g)
+{
+	uint8_t b[IMP_SIZE];
+	uint32_t desc = 0x100, intt = 0x200, str = 0x300, k = 0, d = 0, i;
+	uint64_t v;
+
+	memset(b, 0, sizeof(b));
+	for (i = 0; i < NIMP; i++, k++) {
+		if (i == 0 || strcmp(pe_imps[i].module, pe_imps[i - 1].module)) {
+			k += i > 0;	/* the previous list's terminator */
+			put32(b + desc + 20 * d, RVA_IAT + intt + 8 * k);
+			put32(b + desc + 20 * d + 12, RVA_IAT + str);
+			put32(b + desc + 20 * d + 16, RVA_IAT + 8 * k);
+			memcpy(b + str, pe_imps[i].module,
+			    strlen(pe_imps[i].module) + 1);
+			str += ((uint32_t)strlen(pe_imps[i].module) + 2) & ~1u;
+			d++;
+		}
+		put64(b + intt + 8 * k, RVA_IAT + str);
+		put16(b + str, pe_imps[i].hint);
+		memcpy(b + str + 2, pe_imps[i].name, strlen(pe_imps[i].name) + 1);
+		str += (uint32_t)(2 + strlen(pe_imps[i].name) + 2) & ~1u;
+		v = 0xfffff80000000000ull + image_randn(g, 1ull << 34);
+		put64(b + 8 * k, v);
+		if (g->win != NULL)
+			win_kimport(g, pe_imps[i].module, pe_imps[i].name,
+			    pe_imps[i].hint, RVA_IAT + 8 * k);
+	}
+	pe_kwrite(g, RVA_IAT, b, str);
 }
 
 struct kvars {
@@ -385,6 +442,7 @@ pe_build(struct guest *g)
 			    pe_secs[i].size, pe_secs[i].chars);
 	}
 	exp_size = exports(g, &kv, L);
+	imports(g);
 	memset(page, 0, sizeof(page));
 	headers(g, page, entry_rva, exp_size);
 	image_write(g, f0, page, sizeof(page));

@@ -173,6 +173,8 @@ void	win_ksection(struct guest *, const char *name, uint32_t rva,
 	    uint32_t size, uint32_t chars);
 void	win_kexport(struct guest *, const char *name, uint32_t ordinal,
 	    uint32_t rva);
+void	win_kimport(struct guest *, const char *module, const char *name,
+	    uint32_t hint, uint32_t iat_rva);
 void	win_kmods_build(struct guest *);
 
 /* win_out.c */

@@ -91,6 +91,23 @@ win_kexport(struct guest *g, const char *name, uint32_t ordinal, uint32_t rva)
 		m->nexp = ordinal;
 }
 
+/* ntoskrnl's imports (at most 16), in descriptor order. */
+void
+win_kimport(struct guest *g, const char *module, const char *name,
+    uint32_t hint, uint32_t iat_rva)
+{
+	struct win_img *m = g->win->kimg;
+
+	if (m->imp == NULL && (m->imp = calloc(16, sizeof(*m->imp))) == NULL)
+		err(2, "out of memory");
+	if (m->nimp >= 16)
+		errx(2, "internal: too many kernel imports");
+	m->imp[m->nimp].module = module;
+	m->imp[m->nimp].name = name;
+	m->imp[m->nimp].ordinal = hint;
+	m->imp[m->nimp++].iat_rva = iat_rva;
+}
+
 static struct win_img *
 driver(struct guest *g, unsigned int i)
 {

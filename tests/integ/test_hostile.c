@@ -10,6 +10,8 @@
  *    refused at accept, vmsigd stays under a CPU and a log-line budget, and
  *    a holder and an adapter connect and get their context meanwhile;
  *  - connections per uid capped, and no Hello within the deadline closes;
+ *  - at its descriptor limit (EMFILE) vmsigd pauses its listeners instead
+ *    of spinning, logs that once a second, and recovers;
  *  - the default policy admits root only (vmsigd --user nobody does not
  *    admit nobody), the configuration adds to it, status names the rule;
  *  - a holder whose uid owns the RAM file gets no context by default.
@@ -704,6 +706,75 @@ t_owner_refused(void **state)
 	}
 }
 
+/*
+ * Out of descriptors: vmsigd under a limit of 96 and 150 connections to
+ * the adapter socket (root is an adapter; that socket has no per-uid cap)
+ * that never say Hello.  accept fails with EMFILE until the deadline
+ * closes some: the listeners pause (100 ms) instead of spinning, the
+ * failure is logged once a second, and service comes back.
+ */
+static void
+t_emfile_pause(void **state)
+{
+	struct fx *fx = *state;
+	char hs[4096], as[4096], bin[4096];
+	struct vmsig_holder *h;
+	struct vmsig_status *st = NULL;
+	static int fd[150];
+	long cpu0, cpu1;
+	int i, lines;
+	FILE *f;
+	char line[512];
+
+	snprintf(hs, sizeof(hs), "%s", h_hsock(fx->dir));
+	snprintf(as, sizeof(as), "%s", h_asock(fx->dir));
+	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsigd"));
+	snprintf(fx->log, sizeof(fx->log), "%s/vmsigd.log", fx->dir);
+	fx->d.in = fx->d.out = -1;
+	fx->d.pid = fork();
+	assert_true(fx->d.pid >= 0);
+	if (fx->d.pid == 0) {
+		struct rlimit rl = { 96, 96 };
+		int lf = open(fx->log, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+
+		if (lf < 0 || dup2(lf, STDERR_FILENO) < 0 ||
+		    setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(126);
+		setenv("ASAN_OPTIONS", "detect_leaks=0:quarantine_size_mb=1",
+		    1);
+		execl(bin, bin, "-f", "--holder-socket", hs, "--adapter-socket",
+		    as, "--hello-timeout-ms", "1500", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(h_wait_socket(hs, 5000), 0);
+	assert_int_equal(h_wait_socket(as, 5000), 0);
+	for (i = 0; i < 150; i++)
+		assert_true((fd[i] = raw_connect(as)) >= 0);
+	/* Let it run into the limit, then measure a second of it. */
+	(void)poll(NULL, 0, 200);
+	cpu0 = cpu_ms(fx->d.pid);
+	(void)poll(NULL, 0, 1000);
+	cpu1 = cpu_ms(fx->d.pid);
+	lines = 0;
+	if ((f = fopen(fx->log, "re")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			lines += strstr(line, "Too many open files") != NULL;
+		fclose(f);
+	}
+	fprintf(stderr, "EMFILE: vmsigd CPU %ld ms in 1 s at its descriptor "
+	    "limit, %d accept failures logged\n", cpu1 - cpu0, lines);
+	assert_true(lines >= 1 && lines <= 3);
+	assert_true(cpu1 - cpu0 < 300);		/* spinning: ~1000 */
+	/* The deadline frees descriptors; service comes back. */
+	for (i = 0; i < 150; i++)
+		close(fd[i]);
+	h = h_holder(fx->dir, "after");
+	assert_non_null(h);
+	assert_int_equal(vmsig_holder_status(h, 5000, &st), 0);
+	vmsig_status_free(st);
+	vmsig_holder_close(h);
+}
+
 int
 main(void)
 {
@@ -717,6 +788,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_default_policy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_owner_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_emfile_pause, setup,
 		    teardown),
 	};
 

@@ -88,15 +88,28 @@ lease_free(struct lease *l)
 		    (unsigned long long)l->id);
 }
 
+/* The log's words for a LEASE_LOST reason. */
+static const char *
+reason_text(uint32_t reason)
+{
+	switch (reason) {
+	case VMSIG_LEASE_EXPIRED: return "it expired";
+	case VMSIG_LEASE_EPOCH: return "the epoch changed";
+	case VMSIG_LEASE_RELEASED: return "released";
+	case VMSIG_LEASE_ENDPOINT_GONE: return "the helper left";
+	default: return "unknown reason";
+	}
+}
+
 /* End a lease and tell its holder why (unless it is the one who left). */
 static void
 lease_end(struct lease *l, uint32_t reason)
 {
 	vmsig_lease_lost ll = { .lease_id = l->id, .reason = reason };
 
-	log_info("endpoint %u: lease %llu of peer %u ended (reason %u)",
+	log_info("endpoint %u: lease %llu of peer %u ended: %s",
 	    endpoint_id(l->ep), (unsigned long long)l->id,
-	    peer_id(l->holder), reason);
+	    peer_id(l->holder), reason_text(reason));
 	if (reason != VMSIG_LEASE_RELEASED)
 		endpoint_send_to(l->ep, l->holder, VMSIG_EV_LEASE_LOST, &ll);
 	lease_free(l);

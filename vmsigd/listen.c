@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -62,44 +63,63 @@ path_live(const struct sockaddr_un *sun)
 	return live;
 }
 
+/* "the holder socket PATH: STEP", for the caller's one log line. */
+static char bind_why[200];
+
+static const char *
+why_at(int k, const char *path, const char *step)
+{
+	(void)snprintf(bind_why, sizeof(bind_why), "the %s socket %s: %s",
+	    k == SOCK_HOLDER ? "holder" : "adapter", path, step);
+	return bind_why;
+}
+
+/* Bind socket k at path; *ret_why names the socket and the step failed. */
 static int
-bind_one(const char *path, mode_t mode, uid_t owner, gid_t group,
+bind_one(int k, const char *path, mode_t mode, uid_t owner, gid_t group,
     const char **ret_why)
 {
 	struct sockaddr_un sun;
 	struct stat st;
+	const char *step;
 	int fd, r;
 
 	if ((r = fill_sun(&sun, path)) < 0) {
-		*ret_why = "socket path too long";
+		*ret_why = why_at(k, path, "path too long");
 		return r;
 	}
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			*ret_why = "path exists and is not a socket";
+			*ret_why = why_at(k, path, "exists and is not a socket");
 			return -EEXIST;
 		}
 		if (path_live(&sun)) {
-			*ret_why = "another vmsigd is listening there";
+			*ret_why = why_at(k, path, "another vmsigd is "
+			    "listening there");
 			return -EADDRINUSE;
 		}
 		(void)unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1) {
-		*ret_why = "socket";
+		*ret_why = why_at(k, path, "socket");
 		return -errno;
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(path, mode) == -1 ||
-	    (owner != (uid_t)-1 && chown(path, owner, group) == -1) ||
-	    listen(fd, SOMAXCONN) == -1) {
-		r = -errno;
-		*ret_why = "bind, chmod, chown or listen";
-		(void)close(fd);
-		return r;
-	}
-	return fd;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		step = errno == ENOENT ? "bind (does its directory exist?)" :
+		    "bind";
+	else if (chmod(path, mode) == -1)
+		step = "chmod";
+	else if (owner != (uid_t)-1 && chown(path, owner, group) == -1)
+		step = "chown";
+	else if (listen(fd, SOMAXCONN) == -1)
+		step = "listen";
+	else
+		return fd;
+	r = -errno;
+	*ret_why = why_at(k, path, step);
+	(void)close(fd);
+	return r;
 }
 
 /* systemd passes fds 3.. with names; we need exactly ours. */
@@ -157,8 +177,8 @@ listen_open(const struct listen_cfg *cfg, const char **ret_why)
 	if (r != 0)
 		return r < 0 ? r : 0;
 	for (k = 0; k < 2; k++) {
-		r = bind_one(cfg->path[k], modes[k], cfg->owner, cfg->group,
-		    ret_why);
+		r = bind_one(k, cfg->path[k], modes[k], cfg->owner,
+		    cfg->group, ret_why);
 		if (r < 0) {
 			listen_cleanup();
 			return r;

@@ -272,8 +272,7 @@ main(int argc, char **argv)
 	if ((r = loop_init()) < 0 || (r = signals_open(&sig)) < 0)
 		fatalx("event loop: %s", strerror(-r));
 	if ((r = listen_open(&o.lc, &why)) < 0)
-		fatalx("sockets %s, %s: %s: %s", o.lc.path[0], o.lc.path[1],
-		    why, strerror(-r));
+		fatalx("listening: %s: %s", why, strerror(-r));
 	if (!o.foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 

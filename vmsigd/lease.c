@@ -324,7 +324,8 @@ lease_write_answer(struct peer *adapter, const struct msg *m)
 		return -EPROTO;	/* an answer to nothing we asked */
 	if (w->writer != NULL && m->type == MSG_ERROR)
 		peer_error(w->writer, w->req_id, (int)m->u.error.code,
-		    "write refused by the helper: %s",
+		    "write: vmsig-memctx of endpoint %u refused it: %s",
+		    endpoint_id(ep),
 		    m->u.error.message != NULL ? m->u.error.message : "");
 	if (m->type == MSG_MEM_WRITE_RESULT) {
 		if (w->writer != NULL) {

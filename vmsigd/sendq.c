@@ -18,10 +18,12 @@
  *    frame queue asks at once (sendq_kick).
  *  - sent epoch, per endpoint: a re-Subscribe replays only a context the
  *    peer was not yet sent in the current epoch.
- *  - limits.fds_total: the sum of all peers' fds, kept below RLIMIT_NOFILE
- *    (main.c) so that ETOOMANYREFS does not happen at all; if it happens
- *    anyway (another process of our uid), that frame is owed, nobody is
- *    dropped.
+ *  - limits.fds_total: the sum of all peers' fds, half of RLIMIT_NOFILE
+ *    (main.c).  At it, only a peer that has read everything (fds 0) is
+ *    sent a context, from a reserve of another quarter: holders that do
+ *    not read cannot starve those that do, and we stay below the kernel's
+ *    limit, so ETOOMANYREFS does not happen at all; if it happens anyway
+ *    (another process of our uid), that frame is owed, nobody is dropped.
  *  - kept sockets: closing our end does not take back what sits unread in
  *    the other end, so a dropped holder's socket is shut down (it sees EOF
  *    after what it has) but kept, and counted against its uid (admit.c),
@@ -212,6 +214,13 @@ can_send(struct sendq *sq)
 	if (sq_inflight >= limits.fds_total)
 		sweep();
 	if (sq_inflight < limits.fds_total)
+		return 1;
+	/* At the limit, what is pinned is pinned by holders that do not
+	 * read.  One that has read everything still gets its context, from
+	 * a reserve of half as much again: readers are never starved. */
+	refresh(sq);
+	if (sq->fds == 0 && sq_inflight < limits.fds_total +
+	    limits.fds_total / 2)
 		return 1;
 	if (ratelimit_ok(&rl_limit, 1, 10000, &held))
 		log_warnx("%u descriptors unread in holders' sockets, the "

@@ -108,6 +108,22 @@ log_lines(const char *path)
 	return n;
 }
 
+/* Lines of the log that contain what. */
+static int
+log_count(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
 /* vmsigd with its log (stderr) in fx->log, so lines can be counted. */
 static void
 start(struct fx *fx, const char *const extra[])
@@ -123,6 +139,47 @@ start(struct fx *fx, const char *const extra[])
 	close(saved);
 	close(lf);
 	assert_int_equal(r, 0);
+}
+
+/* The same under RLIMIT_NOFILE = nofile (vmsigd raises the soft limit to
+ * the hard one, so both are set in a child before the exec). */
+static void
+start_nofile(struct fx *fx, unsigned int nofile, const char *const extra[])
+{
+	static char hs[4096], as[4096], bin[4096];
+	const char *argv[24];
+	size_t n = 0;
+
+	snprintf(hs, sizeof(hs), "%s", h_hsock(fx->dir));
+	snprintf(as, sizeof(as), "%s", h_asock(fx->dir));
+	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsigd"));
+	snprintf(fx->log, sizeof(fx->log), "%s/vmsigd.log", fx->dir);
+	argv[n++] = bin;
+	argv[n++] = "-f";
+	argv[n++] = "--holder-socket";
+	argv[n++] = hs;
+	argv[n++] = "--adapter-socket";
+	argv[n++] = as;
+	for (; extra != NULL && *extra != NULL && n < 22; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	fx->d.in = fx->d.out = -1;
+	fx->d.pid = fork();
+	assert_true(fx->d.pid >= 0);
+	if (fx->d.pid == 0) {
+		struct rlimit rl = { nofile, nofile };
+		int lf = open(fx->log, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+
+		if (lf < 0 || dup2(lf, STDERR_FILENO) < 0 ||
+		    setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(126);
+		setenv("ASAN_OPTIONS", "detect_leaks=0:quarantine_size_mb=1",
+		    1);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	assert_int_equal(h_wait_socket(hs, 5000), 0);
+	assert_int_equal(h_wait_socket(as, 5000), 0);
 }
 
 static int
@@ -291,12 +348,9 @@ wait_read(const int *fds, int n, int timeout_ms)
  * every holder was dropped.
  */
 static void
-t_unread_descriptors(void **state)
+unread_descriptors(struct fx *fx, int tight)
 {
-	static const char *const extra[] = { "--max-connections-per-uid",
-	    "1000", NULL };
 	static int hfd[HOSTILE];
-	struct fx *fx = *state;
 	struct vmsig_holder *h;
 	struct vmsig_status *st = NULL;
 	vmsig_event *ev;
@@ -304,7 +358,6 @@ t_unread_descriptors(void **state)
 	long cpu0, cpu1, t0;
 	int i, j, fds_attack, lines0, got, epoch;
 
-	start(fx, extra);
 	adapter(fx, 1, &a);
 	h = h_holder(fx->dir, "good");
 	assert_non_null(h);
@@ -336,9 +389,13 @@ t_unread_descriptors(void **state)
 	}
 	cpu1 = cpu_ms(fx->d.pid);
 	/* 125 Subscribes replayed epoch 1 once; epochs 2..4 went out; the
-	 * rest is owed until the peer reads: HOLDER_FDS in all. */
+	 * rest is owed until the peer reads: HOLDER_FDS in all.  Tight, the
+	 * hostile ones share half the descriptor limit: 1 to HOLDER_FDS. */
 	got = raw_drain(hfd[1], NULL);
-	assert_int_equal(got, HOLDER_FDS);
+	if (tight)
+		assert_true(got >= 1 && got <= HOLDER_FDS);
+	else
+		assert_int_equal(got, HOLDER_FDS);
 	/* A peer that reads gets what it is owed: epoch 7 (coalesced). */
 	{
 		long end = now_ms() + 5000;
@@ -350,10 +407,11 @@ t_unread_descriptors(void **state)
 		}
 		assert_int_equal(more, 1);
 	}
-	fprintf(stderr, "item 1: %d connections x %d Subscribe{} unread, 6 "
+	fprintf(stderr, "item 1%s: %d connections x %d Subscribe{} unread, 6 "
 	    "epochs: vmsigd CPU %ld ms over %ld ms, %d descriptors open, "
-	    "%d log lines; each hostile socket holds %d descriptors\n",
-	    HOSTILE, SUBSCRIBES, cpu1 - cpu0, now_ms() - t0, fds_attack,
+	    "%d log lines; hostile socket #1 held %d descriptors\n",
+	    tight ? " (RLIMIT_NOFILE 512)" : "", HOSTILE, SUBSCRIBES,
+	    cpu1 - cpu0, now_ms() - t0, fds_attack,
 	    log_lines(fx->log) - lines0, got);
 	/* The descriptor count includes one socket per connection, no
 	 * queued duplicates. */
@@ -369,6 +427,32 @@ t_unread_descriptors(void **state)
 	vmsig_holder_close(h);
 	assert_int_equal(h_say(&a, "quit"), 0);
 	assert_int_equal(h_wait_exit(&a, 5000), 0);
+}
+
+static void
+t_unread_descriptors(void **state)
+{
+	static const char *const extra[] = { "--max-connections-per-uid",
+	    "1000", NULL };
+	struct fx *fx = *state;
+
+	start(fx, extra);
+	unread_descriptors(fx, 0);
+}
+
+/* The same with 200 x 4 > 256 (half of RLIMIT_NOFILE 512): the hostile
+ * ones fill the budget and the good holder is still served from the
+ * reserve; no sendmsg fails with ETOOMANYREFS. */
+static void
+t_unread_descriptors_tight(void **state)
+{
+	static const char *const extra[] = { "--max-connections-per-uid",
+	    "400", NULL };
+	struct fx *fx = *state;
+
+	start_nofile(fx, 512, extra);
+	unread_descriptors(fx, 1);
+	assert_int_equal(log_count(fx->log, "ETOOMANYREFS"), 0);
 }
 
 static int
@@ -716,51 +800,24 @@ t_owner_refused(void **state)
 static void
 t_emfile_pause(void **state)
 {
+	static const char *const extra[] = { "--hello-timeout-ms", "1500",
+	    NULL };
 	struct fx *fx = *state;
-	char hs[4096], as[4096], bin[4096];
 	struct vmsig_holder *h;
 	struct vmsig_status *st = NULL;
 	static int fd[150];
 	long cpu0, cpu1;
 	int i, lines;
-	FILE *f;
-	char line[512];
 
-	snprintf(hs, sizeof(hs), "%s", h_hsock(fx->dir));
-	snprintf(as, sizeof(as), "%s", h_asock(fx->dir));
-	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsigd"));
-	snprintf(fx->log, sizeof(fx->log), "%s/vmsigd.log", fx->dir);
-	fx->d.in = fx->d.out = -1;
-	fx->d.pid = fork();
-	assert_true(fx->d.pid >= 0);
-	if (fx->d.pid == 0) {
-		struct rlimit rl = { 96, 96 };
-		int lf = open(fx->log, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-
-		if (lf < 0 || dup2(lf, STDERR_FILENO) < 0 ||
-		    setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			_exit(126);
-		setenv("ASAN_OPTIONS", "detect_leaks=0:quarantine_size_mb=1",
-		    1);
-		execl(bin, bin, "-f", "--holder-socket", hs, "--adapter-socket",
-		    as, "--hello-timeout-ms", "1500", (char *)NULL);
-		_exit(127);
-	}
-	assert_int_equal(h_wait_socket(hs, 5000), 0);
-	assert_int_equal(h_wait_socket(as, 5000), 0);
+	start_nofile(fx, 96, extra);
 	for (i = 0; i < 150; i++)
-		assert_true((fd[i] = raw_connect(as)) >= 0);
+		assert_true((fd[i] = raw_connect(h_asock(fx->dir))) >= 0);
 	/* Let it run into the limit, then measure a second of it. */
 	(void)poll(NULL, 0, 200);
 	cpu0 = cpu_ms(fx->d.pid);
 	(void)poll(NULL, 0, 1000);
 	cpu1 = cpu_ms(fx->d.pid);
-	lines = 0;
-	if ((f = fopen(fx->log, "re")) != NULL) {
-		while (fgets(line, sizeof(line), f) != NULL)
-			lines += strstr(line, "Too many open files") != NULL;
-		fclose(f);
-	}
+	lines = log_count(fx->log, "Too many open files");
 	fprintf(stderr, "EMFILE: vmsigd CPU %ld ms in 1 s at its descriptor "
 	    "limit, %d accept failures logged\n", cpu1 - cpu0, lines);
 	assert_true(lines >= 1 && lines <= 3);
@@ -781,6 +838,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(t_unread_descriptors, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(t_unread_descriptors_tight,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(t_no_hello_flood, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_conn_cap_and_deadline, setup,

@@ -2,10 +2,13 @@
 /*
  * vmsigctl: look at a running vmsigd from the holder side.  main() takes
  * the global options (--socket), then hands the rest of the command line to
- * one entry of the command table; each command family lives in its own
- * vmsigctl_<family>.c.  Also here: connecting with a message that says what
- * to do when the daemon is not there, and the small printing helpers the
- * commands share (JSON strings, hex segment lists).
+ * one entry of the command table (or prints its usage for `CMD --help`);
+ * each command family lives in its own vmsigctl_<family>.c.  Also here:
+ * the wording every command shares -- the rejected argument and why above
+ * the usage, a refusal in the daemon's words once, an endpoint the daemon
+ * does not know --, connecting with a message that says what to do when
+ * the daemon is not there, and the small printing helpers the commands
+ * share (JSON strings, hex segment lists).
  *
  * Runs in: holder
  */

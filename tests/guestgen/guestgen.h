@@ -79,8 +79,11 @@ struct guest {
 	/* the pages built so far, open addressing on pfn */
 	struct gg_slot *slots;
 	size_t nslots, slots_cap;
-	struct gg_range *res;	/* frames nothing else may take */
+	struct gg_range *res;	/* frames nothing else may take (not 4 KiB) */
 	size_t nres, res_cap;
+	uint64_t *rpfn;		/* reserved 4 KiB frames: pfn + 1, open
+				 * addressing (0: empty) */
+	size_t nrpfn, rpfn_cap;
 
 	/* ground truth for the manifest */
 	uint64_t kcr3, lowstub_pa, kernel_base, kernel_entry, sys_eproc;

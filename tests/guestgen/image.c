@@ -92,9 +92,47 @@ image_off(const struct guest *g, uint64_t gpa)
 	return gpa < g->low ? gpa : g->low + (gpa - GG_4G);
 }
 
+static size_t
+rpfn_find(const struct guest *g, uint64_t pfn)
+{
+	size_t mask = g->rpfn_cap - 1, i = (pfn * 0x9e3779b97f4a7c15ull) & mask;
+
+	while (g->rpfn[i] != 0 && g->rpfn[i] != pfn + 1)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static void
+rpfn_add(struct guest *g, uint64_t pfn)
+{
+	uint64_t *old = g->rpfn;
+	size_t i, ocap = g->rpfn_cap;
+
+	if (g->rpfn_cap == 0 || (g->nrpfn + 1) * 2 > g->rpfn_cap) {
+		g->rpfn_cap = ocap ? ocap * 2 : 4096;
+		g->rpfn = calloc(g->rpfn_cap, sizeof(*g->rpfn));
+		if (g->rpfn == NULL)
+			err(2, "out of memory");
+		for (i = 0; i < ocap; i++)
+			if (old[i] != 0)
+				g->rpfn[rpfn_find(g, old[i] - 1)] = old[i];
+		free(old);
+	}
+	i = rpfn_find(g, pfn);
+	if (g->rpfn[i] == 0) {
+		g->rpfn[i] = pfn + 1;
+		g->nrpfn++;
+	}
+}
+
+/* Single 4 KiB frames go to a hash set: guests hold tens of thousands. */
 void
 image_reserve(struct guest *g, uint64_t gpa, uint64_t len)
 {
+	if (len == GG_4K && (gpa & (GG_4K - 1)) == 0) {
+		rpfn_add(g, gpa >> 12);
+		return;
+	}
 	g->res = image_grow(g->res, &g->res_cap, g->nres, sizeof(*g->res));
 	g->res[g->nres].start = gpa;
 	g->res[g->nres].end = gpa + len;
@@ -104,10 +142,14 @@ image_reserve(struct guest *g, uint64_t gpa, uint64_t len)
 int
 image_reserved(const struct guest *g, uint64_t gpa, uint64_t len)
 {
+	uint64_t p;
 	size_t i;
 
 	for (i = 0; i < g->nres; i++)
 		if (gpa < g->res[i].end && g->res[i].start < gpa + len)
+			return 1;
+	for (p = gpa >> 12; g->nrpfn > 0 && p << 12 < gpa + len; p++)
+		if (g->rpfn[rpfn_find(g, p)] != 0)
 			return 1;
 	return 0;
 }
@@ -350,6 +392,7 @@ image_free(struct guest *g)
 		free(g->probes[i].bytes);
 	free(g->probes);
 	free(g->res);
+	free(g->rpfn);
 	free(g->recs);
 	free(g->pats);
 	free(g->procs);

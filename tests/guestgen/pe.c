@@ -416,7 +416,8 @@ pe_build(struct guest *g)
 
 	entry_rva = RVA_TEXT + 4 * (uint32_t)image_randn(g, 1024);
 	g->kernel_entry = base + entry_rva;
-	kv.psisp = (uint32_t)(RVA_DATA + 16 * image_randn(g, 128));
+	/* Below the probe at RVA_DATA + 0x800: the list heads change later. */
+	kv.psisp = (uint32_t)(RVA_DATA + 16 * image_randn(g, 120));
 	kv.mods = kv.psisp + 8;
 	kv.active = (uint32_t)(RVA_DATA + 0x900 + 16 * image_randn(g, 32));
 	kv.build = (uint32_t)(RVA_DATA + 0xc00 + 4 * image_randn(g, 16));

@@ -22,18 +22,13 @@
 #define POOL_ABSENT	12	/* not present, frame kept */
 #define USER_PAGES	6
 
-/* Every probe byte lies in a reserved frame, so --fill cannot change it. */
-void
-scene_probe(struct guest *g, uint64_t cr3, uint64_t va, size_t len)
+/* The bytes at va under cr3 now, into b; every one in a reserved frame. */
+static void
+probe_read(struct guest *g, uint64_t cr3, uint64_t va, uint8_t *b, size_t len)
 {
-	struct gg_probe_out *p;
 	uint64_t gpa;
 	size_t i, n;
-	uint8_t *b;
 
-	b = malloc(len);
-	if (b == NULL)
-		err(2, "out of memory");
 	for (i = 0; i < len; i += n) {
 		n = GG_4K - ((va + i) & (GG_4K - 1));
 		if (n > len - i)
@@ -44,6 +39,22 @@ scene_probe(struct guest *g, uint64_t cr3, uint64_t va, size_t len)
 			    (unsigned long long)(va + i));
 		image_read(g, gpa, b + i, n);
 	}
+}
+
+/*
+ * Every probe byte lies in a reserved frame, so --fill cannot change it.
+ * The bytes are read again when the scene is complete (scene_build).
+ */
+void
+scene_probe(struct guest *g, uint64_t cr3, uint64_t va, size_t len)
+{
+	struct gg_probe_out *p;
+	uint8_t *b;
+
+	b = malloc(len);
+	if (b == NULL)
+		err(2, "out of memory");
+	probe_read(g, cr3, va, b, len);
 	g->probes = image_grow(g->probes, &g->probes_cap, g->nprobes,
 	    sizeof(*g->probes));
 	p = &g->probes[g->nprobes++];
@@ -355,4 +366,9 @@ scene_build(struct guest *g)
 	}
 	decoy_noise(g, 48, 24);
 	phys_pattern(g, g->low < g->size ? GG_4G : 0, 0x7f9);
+	/* What a probe reads is what the finished image holds. */
+	for (i = 0; i < g->nprobes; i++)
+		if (g->probes[i].bytes != NULL)
+			probe_read(g, g->probes[i].cr3, g->probes[i].va,
+			    g->probes[i].bytes, g->probes[i].len);
 }

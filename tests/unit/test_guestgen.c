@@ -514,6 +514,31 @@ test_reboot(void **state)
 	check_all(n);
 }
 
+/* Probes hold after reboots of several seeds (a later write once broke one). */
+static void
+test_reboot_sweep(void **state)
+{
+	const char *a[] = { "--size", "256M", "--seed", NULL, NULL };
+	char seed[16], name[32], path[320];
+	struct gg_manifest *m, *n;
+	unsigned int s;
+
+	(void)state;
+	for (s = 20; s < 26; s++) {
+		snprintf(seed, sizeof(seed), "%u", s);
+		a[3] = seed;
+		snprintf(name, sizeof(name), "rbs%u", s);
+		m = make(name, a);
+		snprintf(path, sizeof(path), "%s/rbs%u.json", tmpdir, s);
+		n = NULL;
+		assert_int_equal(gg_reboot(path, m->image, 0, &n), 0);
+		gg_manifest_free(m);
+		check_all(n);
+		snprintf(path, sizeof(path), "%s/rbs%u.img", tmpdir, s);
+		unlink(path);
+	}
+}
+
 /* Several seeds and layouts, including a split with no hole (low 4G). */
 static void
 test_sweep(void **state)
@@ -637,6 +662,7 @@ main(void)
 		cmocka_unit_test(test_fill),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_reboot),
+		cmocka_unit_test(test_reboot_sweep),
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_bad_usage),
 		cmocka_unit_test(test_load_errors),

@@ -84,7 +84,7 @@ usage_all(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: vmsigctl [--socket PATH] COMMAND [OPTIONS]\n"
-	    "       vmsigctl --help\n\ncommands:\n");
+	    "       vmsigctl --help | COMMAND --help\n\ncommands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-9s %s\n            %s\n", cmds[i].name,
 		    cmds[i].usage, cmds[i].help);

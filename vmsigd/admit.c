@@ -7,6 +7,10 @@
  * descriptor limit so adapters and timers always find room), and a
  * connection that has not sent Hello within limits.hello_ms is closed.
  * Refusals are logged at most 5 times a second, with a count of the rest.
+ * A refused socket lingers, shut down, for about LINGER_MS so that a
+ * client whose Hello was still on its way reads our Error rather than
+ * EPIPE; at most LINGER_MAX linger, the oldest closed first, so a flood
+ * costs no more descriptors than that.
  *
  * A uid's count covers its live connections and the sockets sendq.c keeps
  * after a drop while descriptors we sent may still sit unread in them: a
@@ -29,6 +33,8 @@
 
 #define ADMIT_BUCKETS	256
 #define HELLO_TICK_MS	250
+#define LINGER_MS	200
+#define LINGER_MAX	64
 
 struct uidc {
 	struct uidc *next;
@@ -41,6 +47,11 @@ static unsigned int admit_total;
 static struct loop_src hello_timer = { .fd = -1 };
 static int hello_armed;
 static struct ratelimit rl_refuse;
+static struct {
+	int fd;
+	uint64_t at;
+} linger[LINGER_MAX];
+static unsigned int linger_head, linger_n;
 
 static struct uidc **
 slot(uid_t uid)
@@ -90,7 +101,44 @@ admit_uid_put(uid_t uid)
 	}
 }
 
-/* Best effort Error on a socket we close right after: no peer record. */
+static void hello_arm(int on);
+
+/* Closing with its Hello unread would hand the peer ECONNRESET instead of
+ * our Error: take what is there first (descriptors that came with it are
+ * released by the kernel: no control buffer). */
+static void
+drain_close(int fd)
+{
+	unsigned char buf[256];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+	(void)close(fd);
+}
+
+static void
+linger_pop(void)
+{
+	drain_close(linger[linger_head].fd);
+	linger_head = (linger_head + 1) % LINGER_MAX;
+	linger_n--;
+}
+
+static void
+linger_add(int fd)
+{
+	if (linger_n == LINGER_MAX)
+		linger_pop();
+	(void)shutdown(fd, SHUT_WR);
+	linger[(linger_head + linger_n) % LINGER_MAX].fd = fd;
+	linger[(linger_head + linger_n) % LINGER_MAX].at = loop_now_ms();
+	linger_n++;
+	hello_arm(1);
+}
+
+/* Best effort Error on a socket we close soon after: no peer record. */
 static void
 refuse(int fd, const struct ucred *cr, enum sock_kind kind, int code,
     const char *fmt, ...)
@@ -107,13 +155,7 @@ refuse(int fd, const struct ucred *cr, enum sock_kind kind, int code,
 	n = msg_pack_error(buf, sizeof(buf), 0, code, text);
 	if (n > 0)
 		(void)send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	/* Closing with its Hello unread would hand the peer ECONNRESET
-	 * instead of our Error: take what is there (descriptors that came
-	 * with it are released by the kernel: no control buffer). */
-	for (n = 0; n < 4; n++)
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			break;
-	(void)close(fd);
+	linger_add(fd);
 	if (ratelimit_ok(&rl_refuse, 5, 1000, &held))
 		log_info("%s socket: refused pid %d uid %u: %s%s%.0u%s",
 		    kind == SOCK_HOLDER ? "holder" : "adapter", (int)cr->pid,
@@ -160,7 +202,9 @@ on_hello_tick(struct loop_src *src, uint32_t events)
 		    "connecting; closed (hello-timeout-ms in vmsigd.conf(5))",
 		    limits.hello_ms);
 	}
-	if (waiting == 0)
+	while (linger_n > 0 && now - linger[linger_head].at >= LINGER_MS)
+		linger_pop();
+	if (waiting == 0 && linger_n == 0)
 		hello_arm(0);
 }
 

@@ -620,7 +620,15 @@ check_mods(struct json_object *got, struct json_object *want)
 		assert_int_equal(jnum(a, "base"), jnum(b, "base"));
 		assert_int_equal(jnum(a, "size"), jnum(b, "size"));
 		assert_int_equal(jnum(a, "entry"), jnum(b, "entry"));
-		assert_true(jnull(a, "error"));
+		/* Names paged out (guestgen's lsass.exe): that module says
+		 * where, the others are whole. */
+		if (jnull(b, "fault_va"))
+			assert_true(jnull(a, "error"));
+		else {
+			assert_false(jnull(a, "error"));
+			assert_true(jnum(a, "fault_va") >= jnum(b, "fault_va") &&
+			    jnum(a, "fault_va") < jnum(b, "fault_va") + 4096);
+		}
 	}
 }
 

@@ -267,6 +267,54 @@ kernel_half_present(struct ram *ram, uint64_t pa)
 	return n;
 }
 
+/*
+ * Linux with PTI (page-table isolation) allocates every top table as an
+ * 8 KiB pair: the kernel's table in the even page, its user copy in the odd
+ * one.  In user mode CR3 names the copy (kernel table | 0x1000).  The copy
+ * validates -- its kernel half maps the entry trampoline, cpu_entry_area
+ * and espfix -- yet no other kernel address reads through it.  So when
+ * `user` is an odd page, prefer the page below it only if that page is the
+ * pair's kernel table beyond doubt:
+ *   - it validates as a root itself;
+ *   - kernel halves: every entry present in the copy is present below, and
+ *     below has strictly more (the copy maps a subset of the kernel; its
+ *     own next-level tables may differ, so frames are not compared here);
+ *   - user halves: the same entries present in both, each naming the same
+ *     next-level table (PTI mirrors the user half into both; only NX and
+ *     the accessed bit differ), and at least one of them (a CPU runs on a
+ *     user copy only for a process, which maps something).
+ * A page that merely sits below -- another process's table, a table of
+ * another kernel without PTI, unrelated data -- fails one of these and the
+ * reported table is kept.  1 when the page below is to be preferred.
+ */
+static int
+pti_kernel_below(struct ram *ram, uint64_t user, unsigned int levels)
+{
+	uint64_t u[NENT], k[NENT], kpa = user & ~(uint64_t)PAGE;
+	unsigned int i, nu = 0, nk = 0, shared = 0;
+
+	if (!(user & PAGE) ||
+	    kcr3_validate_levels(ram, kpa, 0, levels) < 0 ||
+	    ram_read(ram, user, u, PAGE) < 0 || ram_read(ram, kpa, k, PAGE) < 0)
+		return 0;
+	for (i = 0; i < KHALF; i++) {
+		if ((u[i] & PTE_P) != (k[i] & PTE_P))
+			return 0;
+		if (!(u[i] & PTE_P))
+			continue;
+		if ((u[i] & PTE_FRAME_4K) != (k[i] & PTE_FRAME_4K))
+			return 0;
+		shared++;
+	}
+	for (i = KHALF; i < NENT; i++) {
+		if ((u[i] & PTE_P) && !(k[i] & PTE_P))
+			return 0;
+		nu += (u[i] & PTE_P) != 0;
+		nk += (k[i] & PTE_P) != 0;
+	}
+	return shared > 0 && nk > nu;
+}
+
 int
 kcr3_from_cr3(struct ram *ram, uint64_t cr3, unsigned int levels,
     struct kcr3_result *ret, const char **ret_why)
@@ -283,8 +331,15 @@ kcr3_from_cr3(struct ram *ram, uint64_t cr3, unsigned int levels,
 	res.method = KCR3_QMP;
 	res.levels = levels;
 	res.candidates = 1;
-	/* KPTI: CR3 may hold the user copy, one page above the kernel's. */
-	if (kcr3_validate_levels(ram, v, 0, levels) < 0) {
+	/* KPTI: CR3 may hold the user copy, one page above the kernel's:
+	 * either it does not validate at all (no kernel half), or it does
+	 * (the entry trampoline) and the pair's kernel table sits below. */
+	if (kcr3_validate_levels(ram, v, 0, levels) == 0) {
+		if (pti_kernel_below(ram, v, levels)) {
+			v &= ~PAGE;
+			res.candidates = 2;
+		}
+	} else {
 		if (!(v & PAGE) || kcr3_validate_levels(ram, v & ~PAGE, 0,
 		    levels) < 0)
 			return refuse(-EINVAL, ret_why, "the CR3 QEMU reports "

@@ -250,10 +250,13 @@ int kcr3_validate_levels(struct ram *ram, uint64_t kcr3, uint64_t entry_va,
 
 /*
  * KCR3_QMP: a CR3 value QEMU reported for vCPU 0.  The PCID bits (11:0)
- * are masked; when the root does not validate and bit 12 is set, the page
- * below is tried (with KPTI the user table sits right after the kernel
- * one).  Returns 0 and *ret (method KCR3_QMP, levels), -ENOENT (cr3 is 0:
- * paging off) or -EINVAL (no validating root), with *ret_why.
+ * are masked; when bit 12 is set, the page below is taken if the root does
+ * not validate and that page does, or if the root validates and the page
+ * below is provably its PTI kernel table (a Linux guest in user mode runs
+ * on the user copy, kernel table | 0x1000; see kcr3.c for the rule).
+ * Returns 0 and *ret (method KCR3_QMP, levels; candidates 2 when the page
+ * below was taken), -ENOENT (cr3 is 0: paging off; early boot tables) or
+ * -EINVAL (no validating root), with *ret_why.
  */
 int kcr3_from_cr3(struct ram *ram, uint64_t cr3, unsigned int levels,
     struct kcr3_result *ret, const char **ret_why);

@@ -354,6 +354,132 @@ test_from_cr3(void **state)
 	fx_close(&f);
 }
 
+/*
+ * --kcr3 qmp under PTI: Linux's top tables come in 8 KiB pairs, the kernel
+ * table in the even page, its user copy (CR3 in user mode) in the odd one.
+ * The copy validates (its kernel half maps the entry trampoline) but maps
+ * no other kernel address, so the kernel table below is vended -- and only
+ * when it is provably the pair's: a page that merely sits below is not.
+ */
+#define PTI_P	0x3ull			/* present, writable */
+#define PTI_U	0x67ull			/* present, writable, user, A, D */
+#define PTI_NX	(1ull << 63)
+
+struct pte_at {
+	unsigned int i;
+	uint64_t e;
+};
+
+static void
+put_table(uint8_t *img, uint64_t pa, const struct pte_at *t, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		kimg_put64(img, pa + 8 * t[k].i, t[k].e);
+}
+
+/* The copy of every pair: the shell's user half, cpu_entry_area (508,
+ * shared with the kernel table) and the entry text (511, its own PUD). */
+static const struct pte_at pti_user[] = {
+	{ 1, 0x110000 | PTI_U }, { 508, 0x122000 | PTI_P },
+	{ 511, 0x124000 | PTI_P },
+};
+
+static void
+edit_pti(uint8_t *img)
+{
+	/* The real pair: user half with NX (PTI sets it in the kernel's
+	 * copy of user entries), direct map, vmalloc, cpu_entry_area, text. */
+	static const struct pte_at kern[] = {
+		{ 1, 0x110000 | PTI_U | PTI_NX }, { 273, 0x120000 | PTI_P },
+		{ 402, 0x121000 | PTI_P }, { 508, 0x122000 | PTI_P },
+		{ 511, 0x123000 | PTI_P },
+	};
+	/* Below 0x141000: more kernel entries, another user half. */
+	static const struct pte_at other_user[] = {
+		{ 1, 0x150000 | PTI_U }, { 273, 0x120000 | PTI_P },
+		{ 402, 0x121000 | PTI_P }, { 508, 0x122000 | PTI_P },
+		{ 511, 0x123000 | PTI_P },
+	};
+	/* Below 0x161000: more kernel entries, but not 508. */
+	static const struct pte_at not_superset[] = {
+		{ 1, 0x110000 | PTI_U }, { 273, 0x120000 | PTI_P },
+		{ 402, 0x121000 | PTI_P }, { 511, 0x123000 | PTI_P },
+	};
+	/* Below 0x1c1000 and 0x1c1000 itself: no user half at all. */
+	static const struct pte_at no_user_k[] = {
+		{ 273, 0x120000 | PTI_P }, { 402, 0x121000 | PTI_P },
+		{ 508, 0x122000 | PTI_P }, { 511, 0x123000 | PTI_P },
+	};
+	static const struct pte_at no_user_u[] = {
+		{ 508, 0x122000 | PTI_P }, { 511, 0x124000 | PTI_P },
+	};
+	const size_t nu = sizeof(pti_user) / sizeof(pti_user[0]);
+
+	put_table(img, 0x100000, kern, sizeof(kern) / sizeof(kern[0]));
+	put_table(img, 0x101000, pti_user, nu);
+	put_table(img, 0x140000, other_user,
+	    sizeof(other_user) / sizeof(other_user[0]));
+	put_table(img, 0x141000, pti_user, nu);
+	put_table(img, 0x160000, not_superset,
+	    sizeof(not_superset) / sizeof(not_superset[0]));
+	put_table(img, 0x161000, pti_user, nu);
+	/* Below 0x181000: the very same kernel half (not a strict superset),
+	 * as two tables of one kernel without PTI would have. */
+	put_table(img, 0x180000, pti_user, nu);
+	put_table(img, 0x181000, pti_user, nu);
+	/* Below 0x1a1000: nothing (a hole), so it does not validate. */
+	put_table(img, 0x1a1000, pti_user, nu);
+	put_table(img, 0x1c0000, no_user_k,
+	    sizeof(no_user_k) / sizeof(no_user_k[0]));
+	put_table(img, 0x1c1000, no_user_u,
+	    sizeof(no_user_u) / sizeof(no_user_u[0]));
+}
+
+static void
+test_from_cr3_pti(void **state)
+{
+	static const uint64_t kept[] = {
+		0x141000, 0x161000, 0x181000, 0x1a1000, 0x1c1000,
+	};
+	struct kcr3_result res;
+	const char *why = NULL;
+	struct fx f;
+	size_t i;
+
+	(void)state;
+	fx_open(&f, ~0u, edit_pti);
+	/* User mode: the copy is reported, the kernel table is vended. */
+	assert_int_equal(kcr3_from_cr3(f.ram, 0x101000, 4, &res, &why), 0);
+	assert_int_equal(res.kcr3, 0x100000);
+	assert_int_equal(res.candidates, 2);
+	/* With PCIDs: user PCID bit 11, the ASID, and NOFLUSH (bit 63). */
+	assert_int_equal(kcr3_from_cr3(f.ram, 1ull << 63 | 0x101000 | 0x800 |
+	    0x3, 4, &res, &why), 0);
+	assert_int_equal(res.kcr3, 0x100000);
+	assert_int_equal(kcr3_from_cr3(f.ram, 0x101000 | 0x803, 5, &res, &why),
+	    0);
+	assert_int_equal(res.kcr3, 0x100000);
+	assert_int_equal(res.levels, 5);
+	/* Kernel mode: the kernel table as it is. */
+	assert_int_equal(kcr3_from_cr3(f.ram, 0x100000 | 0x3, 4, &res, &why),
+	    0);
+	assert_int_equal(res.kcr3, 0x100000);
+	assert_int_equal(res.candidates, 1);
+	/* Whatever sits below and is not the pair's kernel table: kept. */
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		assert_int_equal(kcr3_from_cr3(f.ram, kept[i] | 0x801, 4, &res,
+		    &why), 0);
+		assert_int_equal(res.kcr3, kept[i]);
+		assert_int_equal(res.candidates, 1);
+	}
+	/* An even page is never moved, whatever is above or below it. */
+	assert_int_equal(kcr3_from_cr3(f.ram, 0x140000, 4, &res, &why), 0);
+	assert_int_equal(res.kcr3, 0x140000);
+	fx_close(&f);
+}
+
 int
 main(void)
 {
@@ -368,6 +494,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_holes_untouched),
 		cmocka_unit_test(test_from_cr3),
+		cmocka_unit_test(test_from_cr3_pti),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,19 +18,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
 #include <vmsig/holder.h>
 
+#include "ctlrun.h"
 #include "harness.h"
 #include "../common/manifest.h"
 
@@ -44,136 +43,10 @@ struct fx {
 	int base_self;
 };
 
-/* What one vmsigctl run left behind. */
-struct run {
-	int status;		/* exit status, or -1 when it did not exit */
-	char *out;		/* stdout, NUL-terminated (until the next run) */
-	size_t len;
-	char err[4096];		/* stderr, truncated */
-};
-
 static struct fx *g;
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* Drain p->out into r->out until EOF or the deadline. */
-static int
-slurp(struct h_proc *p, struct run *r, long end)
-{
-	static char buf[1 << 20];
-	ssize_t k;
-
-	r->out = buf;
-	for (;;) {
-		struct pollfd pfd = { .fd = p->out, .events = POLLIN };
-		long left = end - now_ms();
-
-		if (left <= 0 || r->len == sizeof(buf) - 1)
-			return -ETIMEDOUT;	/* or more output than expected */
-		if (poll(&pfd, 1, (int)left) <= 0)
-			continue;
-		k = read(p->out, buf + r->len, sizeof(buf) - 1 - r->len);
-		buf[r->len += k > 0 ? (size_t)k : 0] = '\0';
-		if (k <= 0)
-			return 0;
-	}
-}
-
-/* Start vmsigctl with stderr into a file (swapped in for the spawn). */
-static int
-spawn_ctl(char *const argv[], const char *errpath, struct h_proc *p)
-{
-	int efd, saved, rc;
-
-	efd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-	if (efd == -1 || saved == -1)
-		return -errno;
-	(void)fflush(stderr);
-	(void)dup2(efd, STDERR_FILENO);
-	rc = h_spawn(argv, 0, 1, p);
-	(void)dup2(saved, STDERR_FILENO);
-	close(saved);
-	close(efd);
-	return rc;
-}
-
-/* vmsigctl --socket DIR/holder.sock ARGS...; NULL-terminated varargs. */
-static void
-run(struct run *r, const char *arg, ...)
-{
-	char bin[4096], sock[4096], errpath[4096];
-	const char *argv[32] = { bin, "--socket", sock };
-	struct h_proc p;
-	size_t n = 3;
-	va_list ap;
-	long end = now_ms() + RUN_MS;
-	int st, sr, efd, fds = h_fd_count(0);
-	ssize_t k;
-
-	memset(r, 0, sizeof(*r));
-	r->status = -1;
-	snprintf(bin, sizeof(bin), "%s", h_bin("bin/vmsigctl"));
-	snprintf(sock, sizeof(sock), "%s", h_hsock(g->dir));
-	snprintf(errpath, sizeof(errpath), "%s/ctl.err", g->dir);
-	va_start(ap, arg);
-	for (; arg != NULL && n < 31; arg = va_arg(ap, const char *))
-		argv[n++] = arg;
-	va_end(ap);
-	argv[n] = NULL;
-	assert_int_equal(spawn_ctl((char *const *)argv, errpath, &p), 0);
-	sr = slurp(&p, r, end);
-	st = h_wait_exit(&p, (int)(end - now_ms() > 0 ? end - now_ms() : 1));
-	if (st == -ETIMEDOUT)
-		st = h_stop(&p, SIGKILL, 2000);	/* never left running */
-	if (st >= 0 && WIFEXITED(st))
-		r->status = WEXITSTATUS(st);
-	if ((efd = open(errpath, O_RDONLY | O_CLOEXEC)) >= 0) {
-		k = read(efd, r->err, sizeof(r->err) - 1);
-		r->err[k > 0 ? k : 0] = '\0';
-		close(efd);
-	}
-	assert_int_equal(sr, 0);
-	/* Every pipe and file of the run is closed again. */
-	assert_int_equal(h_fd_count(0), fds);
-}
-
-static char *
-hex(const uint8_t *b, size_t n)
-{
-	char *s = malloc(2 * n + 1);
-	size_t i;
-
-	assert_non_null(s);
-	for (i = 0; i < n; i++)
-		sprintf(s + 2 * i, "%02x", b[i]);
-	s[2 * n] = '\0';
-	return s;
-}
-
-static const char *
-jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v = json_object_object_get(o, key);
-
-	return v != NULL ? json_object_get_string(v) : NULL;
-}
-
-static uint64_t
-jhex(struct json_object *o, const char *key)
-{
-	const char *s = jstr(o, key);
-
-	assert_non_null(s);	/* a missing key fails the test */
-	return strtoull(s, NULL, 16);
-}
+/* vmsigctl --socket on the fixture's vmsigd; NULL-terminated arguments. */
+#define run(r, ...)	ctl_run((r), g->dir, RUN_MS, __VA_ARGS__)
 
 /* Wait for the helper's context through a holder: an event, not a sleep. */
 static int
@@ -209,23 +82,14 @@ start_memctx(struct fx *fx)
 static int
 cleanup(struct fx *fx)
 {
-	int st = 0, fds;
+	int r;
 
 	if (fx->mc.pid > 0)
 		(void)h_stop(&fx->mc, SIGTERM, 5000);
-	if (fx->d.pid > 0)
-		st = h_stop(&fx->d, SIGTERM, 5000);
-	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		st = -1;
 	gg_manifest_free(fx->m);
-	h_rmdir(fx->dir);
-	if ((fds = h_fd_count(0)) != fx->base_self) {
-		fprintf(stderr, "descriptors: %d before, %d after\n",
-		    fx->base_self, fds);
-		st = -1;
-	}
+	r = ctl_teardown(&fx->d, fx->dir, fx->base_self);
 	free(fx);
-	return st == 0 ? 0 : -1;
+	return r;
 }
 
 static int
@@ -260,17 +124,6 @@ group_teardown(void **state)
 	return cleanup(*state);
 }
 
-static char *
-fmt(const char *f, uint64_t v)
-{
-	static char bufs[8][64];
-	static int i;
-	char *b = bufs[i++ % 8];
-
-	snprintf(b, sizeof(bufs[0]), f, v);
-	return b;
-}
-
 /* The first byte probes read back through `read --json`, bytes for bytes;
  * probes under kcr3 rely on the default cr3. */
 static void
@@ -282,23 +135,23 @@ t_read_probes(void **state)
 	for (i = 0; i < fx->m->nprobes && seen < NPROBES; i++) {
 		const struct gg_probe *pr = &fx->m->probes[i];
 		struct json_object *o;
-		struct run r;
+		struct ctl_run r;
 		char *want;
 
 		if (pr->fault)
 			continue;
-		run(&r, "read", "1", "va", fmt("%" PRIx64, pr->va),
-		    fmt("0x%" PRIx64, pr->len), "--json", pr->cr3 ==
-		    fx->m->kcr3 ? NULL : "--cr3", fmt("0x%" PRIx64, pr->cr3),
-		    NULL);
+		run(&r, "read", "1", "va", ctl_fmt("%" PRIx64, pr->va),
+		    ctl_fmt("0x%" PRIx64, pr->len), "--json",
+		    pr->cr3 == fx->m->kcr3 ? NULL : "--cr3",
+		    ctl_fmt("0x%" PRIx64, pr->cr3), NULL);
 		assert_int_equal(r.status, 0);
 		assert_non_null(o = json_tokener_parse(r.out));
-		want = hex(pr->bytes, pr->len);
+		want = ctl_hex(pr->bytes, pr->len);
 		assert_string_equal(jstr(o, "bytes"), want);
 		assert_null(jstr(o, "fault"));
 		assert_string_equal(jstr(o, "space"), "va");
-		assert_int_equal(jhex(o, "addr"), pr->va);
-		assert_int_equal(jhex(o, "cr3"), pr->cr3);
+		assert_int_equal(jnum(o, "addr"), pr->va);
+		assert_int_equal(jnum(o, "cr3"), pr->cr3);
 		free(want);
 		json_object_put(o);
 		seen++;
@@ -318,12 +171,12 @@ t_read_fault(void **state)
 		const struct gg_probe *pr = &fx->m->probes[i];
 		struct json_object *o;
 		char want[128];
-		struct run r;
+		struct ctl_run r;
 
 		if (!pr->fault || (pr->va & 0xfff) > 0x1000 - 8)
 			continue;
-		run(&r, "read", "1", "va", fmt("0x%" PRIx64, pr->va), "8",
-		    "--cr3", fmt("0x%" PRIx64, pr->cr3), "--json", NULL);
+		run(&r, "read", "1", "va", ctl_fmt("0x%" PRIx64, pr->va), "8",
+		    "--cr3", ctl_fmt("0x%" PRIx64, pr->cr3), "--json", NULL);
 		assert_int_equal(r.status, 1);
 		snprintf(want, sizeof(want), "fault at va 0x%" PRIx64 ": ",
 		    pr->va);
@@ -331,7 +184,7 @@ t_read_fault(void **state)
 			fail_msg("no \"%s\" in: %s", want, r.err);
 		assert_non_null(strstr(r.err, "(0x0 of 0x8 bytes read)"));
 		assert_non_null(o = json_tokener_parse(r.out));
-		assert_int_equal(jhex(o, "fault"), pr->va);
+		assert_int_equal(jnum(o, "fault"), pr->va);
 		assert_string_equal(jstr(o, "bytes"), "");
 		json_object_put(o);
 		seen++;
@@ -356,19 +209,19 @@ t_translate(void **state)
 	struct fx *fx = *state;
 	const struct gg_map *mp = map_of(fx->m, fx->m->kernel_base);
 	struct json_object *o;
-	struct run r;
+	struct ctl_run r;
 
 	assert_non_null(mp);
-	run(&r, "translate", "1", fmt("%" PRIx64, fx->m->kernel_base),
+	run(&r, "translate", "1", ctl_fmt("%" PRIx64, fx->m->kernel_base),
 	    "--json", NULL);
 	assert_int_equal(r.status, 0);
 	assert_non_null(o = json_tokener_parse(r.out));
-	assert_int_equal(jhex(o, "page_size"), 0x200000);
-	assert_int_equal(jhex(o, "gpa"), mp->gpa + fx->m->kernel_base -
+	assert_int_equal(jnum(o, "page_size"), 0x200000);
+	assert_int_equal(jnum(o, "gpa"), mp->gpa + fx->m->kernel_base -
 	    mp->va);
-	assert_int_equal(jhex(o, "cr3"), fx->m->kcr3);
+	assert_int_equal(jnum(o, "cr3"), fx->m->kcr3);
 	json_object_put(o);
-	run(&r, "translate", "1", fmt("0x%" PRIx64, fx->m->kernel_base),
+	run(&r, "translate", "1", ctl_fmt("0x%" PRIx64, fx->m->kernel_base),
 	    NULL);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, " page 2M "));
@@ -386,7 +239,7 @@ t_pmap(void **state)
 	struct fx *fx = *state;
 	struct json_object **runs = NULL;
 	size_t i, j, n = 0;
-	struct run r;
+	struct ctl_run r;
 	char *line, *save = NULL;
 
 	run(&r, "pmap", "1", "--json", NULL);
@@ -402,18 +255,18 @@ t_pmap(void **state)
 		const struct gg_map *mp = &fx->m->maps[i];
 
 		for (j = 0; j < n; j++) {
-			uint64_t s = jhex(runs[j], "start");
+			uint64_t s = jnum(runs[j], "start");
 
 			if (mp->va >= s && mp->va + mp->size <=
-			    jhex(runs[j], "end"))
+			    jnum(runs[j], "end"))
 				break;
 		}
 		if (j == n)
 			fail_msg("map 0x%" PRIx64 "+0x%" PRIx64 " not covered",
 			    mp->va, mp->size);
-		assert_int_equal(jhex(runs[j], "page_size"), mp->page_size);
-		assert_int_equal(jhex(runs[j], "gpa") + mp->va -
-		    jhex(runs[j], "start"), mp->gpa);
+		assert_int_equal(jnum(runs[j], "page_size"), mp->page_size);
+		assert_int_equal(jnum(runs[j], "gpa") + mp->va -
+		    jnum(runs[j], "start"), mp->gpa);
 		assert_int_equal(json_object_get_int(json_object_object_get(
 		    runs[j], "flags")), mp->flags);
 	}
@@ -446,14 +299,14 @@ t_scan(void **state)
 
 	for (i = 0; i < fx->m->npatterns; i++) {
 		const struct gg_pattern *pt = &fx->m->patterns[i];
-		char *pat = hex(pt->bytes, pt->len), spaced[128];
-		struct run r;
+		char *pat = ctl_hex(pt->bytes, pt->len), spaced[128];
+		struct ctl_run r;
 
 		if (pt->cr3 == 0)
 			run(&r, "scan", "1", pat, "--physical", NULL);
 		else
-			run(&r, "scan", "1", "--cr3", fmt("%" PRIx64, pt->cr3),
-			    pat, NULL);
+			run(&r, "scan", "1", "--cr3",
+			    ctl_fmt("%" PRIx64, pt->cr3), pat, NULL);
 		assert_int_equal(r.status, 0);
 		if (!has_line(r.out, pt->addr))
 			fail_msg("pattern %zu: no 0x%" PRIx64 " in: %s", i,
@@ -461,8 +314,8 @@ t_scan(void **state)
 		assert_non_null(strstr(r.err, " hit"));
 		snprintf(spaced, sizeof(spaced), "%.4s ?? %s", pat, pat + 6);
 		run(&r, "scan", "1", spaced, pt->cr3 == 0 ? "--physical" :
-		    "--cr3", pt->cr3 == 0 ? NULL : fmt("0x%" PRIx64, pt->cr3),
-		    NULL);
+		    "--cr3", pt->cr3 == 0 ? NULL :
+		    ctl_fmt("0x%" PRIx64, pt->cr3), NULL);
 		assert_int_equal(r.status, 0);
 		assert_true(has_line(r.out, pt->addr));
 		free(pat);
@@ -472,7 +325,7 @@ t_scan(void **state)
 static void
 t_scan_limits(void **state)
 {
-	struct run r;
+	struct ctl_run r;
 	size_t k, lines = 0;
 
 	(void)state;
@@ -514,7 +367,7 @@ t_read_out(void **state)
 	const struct gg_probe *pr = NULL;
 	char path[4096], want[16];
 	uint64_t end = fx->m->low;	/* one region: GPA = file offset */
-	struct run r;
+	struct ctl_run r;
 	size_t i;
 	int fd;
 
@@ -523,8 +376,8 @@ t_read_out(void **state)
 			pr = &fx->m->probes[i];
 	assert_non_null(pr);
 	snprintf(path, sizeof(path), "%s/out.bin", fx->dir);
-	run(&r, "read", "1", "va", fmt("0x%" PRIx64, pr->va),
-	    fmt("%" PRIu64, pr->len), "--cr3", fmt("%" PRIx64, pr->cr3),
+	run(&r, "read", "1", "va", ctl_fmt("0x%" PRIx64, pr->va),
+	    ctl_fmt("%" PRIu64, pr->len), "--cr3", ctl_fmt("%" PRIx64, pr->cr3),
 	    "-o", path, NULL);
 	assert_int_equal(r.status, 0);
 	assert_int_equal(r.len, 0);
@@ -533,10 +386,10 @@ t_read_out(void **state)
 	assert_true((fd = open(fx->m->image, O_RDONLY | O_CLOEXEC)) >= 0);
 	assert_int_equal(pread(fd, want, 16, (off_t)(end - 16)), 16);
 	close(fd);
-	run(&r, "read", "1", "pa", fmt("%" PRIx64, end - 16), "0x40", "-o",
+	run(&r, "read", "1", "pa", ctl_fmt("%" PRIx64, end - 16), "0x40", "-o",
 	    path, NULL);
 	assert_int_equal(r.status, 1);
-	assert_non_null(strstr(r.err, fmt("fault at pa 0x%" PRIx64, end)));
+	assert_non_null(strstr(r.err, ctl_fmt("fault at pa 0x%" PRIx64, end)));
 	assert_non_null(strstr(r.err, "(0x10 of 0x40 bytes read)"));
 	check_file(path, want, 16);
 }
@@ -562,7 +415,7 @@ t_usage(void **state)
 		{ "scan", "1", "00", "--max", "0" },
 		{ "pmap", "1", "--timeout", "0" },
 	};
-	struct run r;
+	struct ctl_run r;
 	size_t i;
 
 	(void)state;
@@ -640,7 +493,7 @@ t_usage_reason(void **state)
 		{ "MODULE is empty", "exports", "1", "4", "" },
 	};
 	char want[160];
-	struct run r;
+	struct ctl_run r;
 	size_t i;
 
 	(void)state;
@@ -672,16 +525,16 @@ t_unknown_endpoint(void **state)
 		{ "write", "7", "pa", "0", "00" },
 		{ "pmap", "7" },
 	};
-	struct run r;
+	struct ctl_run r;
 	size_t i;
 	long t0, ms;
 
 	(void)state;
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		t0 = now_ms();
+		t0 = ctl_now_ms();
 		run(&r, cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3],
 		    cmds[i][4], cmds[i][5], NULL);
-		ms = now_ms() - t0;
+		ms = ctl_now_ms() - t0;
 		if (r.status != 1 || ms >= 1000 || strcmp(r.err, "vmsigctl: "
 		    "endpoint 7 is not known to vmsigd (see vmsigctl "
 		    "status)\n") != 0)
@@ -698,7 +551,7 @@ t_help(void **state)
 	    "translate", "pmap", "scan", "write", "lease", "ps", "modules",
 	    "exports", "sections", "imports", "winfo" };
 	char want[64];
-	struct run r;
+	struct ctl_run r;
 	size_t i;
 
 	(void)state;
@@ -731,7 +584,7 @@ t_refusal(void **state)
 	};
 	const char *want = "vmsigctl: lease: policy: rule 'writers' does not "
 	    "admit peer ";
-	struct run r;
+	struct ctl_run r;
 	size_t i;
 
 	(void)state;

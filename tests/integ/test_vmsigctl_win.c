@@ -20,20 +20,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
 #include <vmsig/holder.h>
 
+#include "ctlrun.h"
 #include "harness.h"
 #include "../common/manifest.h"
 
@@ -76,110 +75,14 @@ struct fx {
 	int base_self;
 };
 
-/* What one vmsigctl run left behind. */
-struct run {
-	int status;		/* exit status, or -1 when it did not exit */
-	char *out;		/* stdout, NUL-terminated (until the next run) */
-	size_t len;
-	char err[8192];		/* stderr, truncated */
-};
-
 static struct fx *g;
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* Drain p->out into r->out until EOF or the deadline. */
-static int
-slurp(struct h_proc *p, struct run *r, long end)
-{
-	static char buf[4 << 20];
-	ssize_t k;
-
-	r->out = buf;
-	for (;;) {
-		struct pollfd pfd = { .fd = p->out, .events = POLLIN };
-		long left = end - now_ms();
-
-		if (left <= 0 || r->len == sizeof(buf) - 1)
-			return -ETIMEDOUT;	/* or more output than expected */
-		if (poll(&pfd, 1, (int)left) <= 0)
-			continue;
-		k = read(p->out, buf + r->len, sizeof(buf) - 1 - r->len);
-		buf[r->len += k > 0 ? (size_t)k : 0] = '\0';
-		if (k <= 0)
-			return 0;
-	}
-}
-
-/* Start vmsigctl with stderr into a file (swapped in for the spawn). */
-static int
-spawn_ctl(char *const argv[], const char *errpath, struct h_proc *p)
-{
-	int efd, saved, rc;
-
-	efd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-	if (efd == -1 || saved == -1)
-		return -errno;
-	(void)fflush(stderr);
-	(void)dup2(efd, STDERR_FILENO);
-	rc = h_spawn(argv, 0, 1, p);
-	(void)dup2(saved, STDERR_FILENO);
-	close(saved);
-	close(efd);
-	return rc;
-}
-
-/* vmsigctl --socket DIR/holder.sock ARGS...; NULL-terminated varargs. */
-static void
-run(struct run *r, const char *arg, ...)
-{
-	char bin[4096], sock[4096], errpath[4096];
-	const char *argv[32] = { bin, "--socket", sock };
-	struct h_proc p;
-	size_t n = 3;
-	va_list ap;
-	long end = now_ms() + RUN_MS;
-	int st, sr, efd, fds = h_fd_count(0);
-	ssize_t k;
-
-	memset(r, 0, sizeof(*r));
-	r->status = -1;
-	snprintf(bin, sizeof(bin), "%s", h_bin("bin/vmsigctl"));
-	snprintf(sock, sizeof(sock), "%s", h_hsock(g->dir));
-	snprintf(errpath, sizeof(errpath), "%s/ctl.err", g->dir);
-	va_start(ap, arg);
-	for (; arg != NULL && n < 31; arg = va_arg(ap, const char *))
-		argv[n++] = arg;
-	va_end(ap);
-	argv[n] = NULL;
-	assert_int_equal(spawn_ctl((char *const *)argv, errpath, &p), 0);
-	sr = slurp(&p, r, end);
-	st = h_wait_exit(&p, (int)(end - now_ms() > 0 ? end - now_ms() : 1));
-	if (st == -ETIMEDOUT)
-		st = h_stop(&p, SIGKILL, 2000);	/* never left running */
-	if (st >= 0 && WIFEXITED(st))
-		r->status = WEXITSTATUS(st);
-	if ((efd = open(errpath, O_RDONLY | O_CLOEXEC)) >= 0) {
-		k = read(efd, r->err, sizeof(r->err) - 1);
-		r->err[k > 0 ? k : 0] = '\0';
-		close(efd);
-	}
-	assert_int_equal(sr, 0);
-	/* Every pipe and file of the run is closed again. */
-	assert_int_equal(h_fd_count(0), fds);
-}
+/* vmsigctl --socket on the fixture's vmsigd; NULL-terminated arguments. */
+#define run(r, ...)	ctl_run((r), g->dir, RUN_MS, __VA_ARGS__)
 
 /* run() whose --json output must be one JSON value; the caller puts it. */
 static struct json_object *
-run_json(struct run *r, int want_status, const char *arg, ...)
+run_json(struct ctl_run *r, int want_status, const char *arg, ...)
 {
 	const char *argv[12] = { NULL };
 	struct json_object *o;
@@ -201,93 +104,6 @@ run_json(struct run *r, int want_status, const char *arg, ...)
 		fail_msg("vmsigctl %s: output is not JSON: %.200s", argv[0],
 		    r->out);
 	return o;
-}
-
-static char *
-fmt(const char *f, uint64_t v)
-{
-	static char bufs[16][64];
-	static int i;
-	char *b = bufs[i++ % 16];
-
-	snprintf(b, sizeof(bufs[0]), f, v);
-	return b;
-}
-
-/* ---- JSON access (both vmsigctl's output and the manifest) ------------ */
-
-static struct json_object *
-jget(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-/* A string member, or NULL when missing or null. */
-static const char *
-jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v = jget(o, key);
-
-	return v != NULL && json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : NULL;
-}
-
-/* A "0x..." member, or a number; a missing one fails the test. */
-static uint64_t
-jnum(struct json_object *o, const char *key)
-{
-	struct json_object *v = jget(o, key);
-
-	if (v == NULL)
-		fail_msg("key %s missing in %s", key,
-		    json_object_to_json_string(o));
-	if (json_object_is_type(v, json_type_string))
-		return strtoull(json_object_get_string(v), NULL, 0);
-	return (uint64_t)json_object_get_int64(v);
-}
-
-static int
-jbool(struct json_object *o, const char *key)
-{
-	struct json_object *v = jget(o, key);
-
-	return v != NULL && json_object_get_boolean(v);
-}
-
-static int
-jnull(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	return json_object_object_get_ex(o, key, &v) && v == NULL;
-}
-
-static size_t
-jlen(struct json_object *a)
-{
-	assert_true(json_object_is_type(a, json_type_array));
-	return json_object_array_length(a);
-}
-
-static struct json_object *
-jat(struct json_object *a, size_t i)
-{
-	return json_object_array_get_idx(a, i);
-}
-
-/* Same string, or both missing/null. */
-static void
-same_str(const char *what, const char *got, const char *want)
-{
-	if (got == NULL && want == NULL)
-		return;
-	if (got == NULL || want == NULL || strcmp(got, want) != 0)
-		fail_msg("%s: got %s, want %s", what, got ? got : "null",
-		    want ? want : "null");
 }
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -340,12 +156,12 @@ holder_ep(const char *dir, uint32_t ep)
 static int
 wait_memctx(struct vmsig_holder *h, uint32_t epoch)
 {
-	long end = now_ms() + 15000;
+	long end = ctl_now_ms() + 15000;
 	vmsig_event *ev;
 	int r, ok = 0;
 
-	while (!ok && now_ms() < end) {
-		r = vmsig_holder_next(h, (int)(end - now_ms()), &ev);
+	while (!ok && ctl_now_ms() < end) {
+		r = vmsig_holder_next(h, (int)(end - ctl_now_ms()), &ev);
 		if (r <= 0)
 			return -1;
 		ok = ev->type == VMSIG_EV_MEMCTX && ev->epoch == epoch;
@@ -388,26 +204,17 @@ start_memctx(struct fx *fx, uint32_t ep)
 static int
 cleanup(struct fx *fx)
 {
-	int st = 0, fds;
 	size_t i;
+	int r;
 
 	for (i = 0; i < NGUESTS; i++) {
 		if (fx->gs[i].mc.pid > 0)
 			(void)h_stop(&fx->gs[i].mc, SIGTERM, 5000);
 		json_object_put(fx->gs[i].man);
 	}
-	if (fx->d.pid > 0)
-		st = h_stop(&fx->d, SIGTERM, 5000);
-	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		st = -1;
-	h_rmdir(fx->dir);
-	if ((fds = h_fd_count(0)) != fx->base_self) {
-		fprintf(stderr, "descriptors: %d before, %d after\n",
-		    fx->base_self, fds);
-		st = -1;
-	}
+	r = ctl_teardown(&fx->d, fx->dir, fx->base_self);
 	free(fx);
-	return st == 0 ? 0 : -1;
+	return r;
 }
 
 static int
@@ -508,7 +315,7 @@ check_proc(struct json_object *got, struct json_object *want)
 	snprintf(what, sizeof(what), "pid %" PRIu64, jnum(want, "pid"));
 	assert_int_equal(jnum(got, "pid"), jnum(want, "pid"));
 	assert_int_equal(jnum(got, "ppid"), jnum(want, "ppid"));
-	same_str(what, jstr(got, "name"), jstr(want, "name"));
+	ctl_same_str(what, jstr(got, "name"), jstr(want, "name"));
 	assert_int_equal(jnum(got, "eprocess"), jnum(want, "eprocess"));
 	assert_int_equal(ROOT(jnum(got, "dtb")), ROOT(jnum(want, "dtb")));
 	assert_int_equal(ROOT(jnum(got, "user_dtb")),
@@ -524,7 +331,7 @@ check_proc(struct json_object *got, struct json_object *want)
 		assert_int_equal(jnum(got, "fault_va") & ~0xfffull,
 		    jnum(want, "path_fault") & ~0xfffull);
 	} else {
-		same_str(what, jstr(got, "path"), jstr(want, "path"));
+		ctl_same_str(what, jstr(got, "path"), jstr(want, "path"));
 		assert_true(jnull(got, "error"));
 		assert_true(jnull(got, "fault_va"));
 	}
@@ -551,13 +358,13 @@ static void
 t_ps_builds(void **state)
 {
 	uint32_t ep;
-	struct run r;
+	struct ctl_run r;
 
 	(void)state;
 	for (ep = 1; ep < EP_CORRUPT; ep++) {
 		struct json_object *o;
 
-		o = run_json(&r, 0, "ps", fmt("%" PRIu64, ep), NULL);
+		o = run_json(&r, 0, "ps", ctl_fmt("%" PRIu64, ep), NULL);
 		check_ps(ep, o);
 		/* A complete ring: no warning. */
 		assert_null(strstr(r.err, "warning"));
@@ -571,7 +378,7 @@ t_ps_text(void **state)
 {
 	struct json_object *want = man_procs(EP_19045);
 	char title[64];
-	struct run r;
+	struct ctl_run r;
 	size_t i, lines = 0;
 
 	(void)state;
@@ -594,10 +401,10 @@ static void
 t_ps_corrupt(void **state)
 {
 	struct json_object *o;
-	struct run r;
+	struct ctl_run r;
 
 	(void)state;
-	o = run_json(&r, 0, "ps", fmt("%" PRIu64, EP_CORRUPT), NULL);
+	o = run_json(&r, 0, "ps", ctl_fmt("%" PRIu64, EP_CORRUPT), NULL);
 	check_ps(EP_CORRUPT, o);
 	assert_non_null(strstr(r.err, "warning: ps: endpoint 7: the process "
 	    "list ends early at 0x"));
@@ -615,8 +422,8 @@ check_mods(struct json_object *got, struct json_object *want)
 	for (i = 0; i < jlen(want); i++) {
 		struct json_object *a = jat(got, i), *b = jat(want, i);
 
-		same_str("module name", jstr(a, "name"), jstr(b, "name"));
-		same_str("module path", jstr(a, "path"), jstr(b, "path"));
+		ctl_same_str("module name", jstr(a, "name"), jstr(b, "name"));
+		ctl_same_str("module path", jstr(a, "path"), jstr(b, "path"));
 		assert_int_equal(jnum(a, "base"), jnum(b, "base"));
 		assert_int_equal(jnum(a, "size"), jnum(b, "size"));
 		assert_int_equal(jnum(a, "entry"), jnum(b, "entry"));
@@ -655,14 +462,14 @@ t_modules_user(void **state)
 {
 	uint32_t eps[] = { EP_19045, EP_26100, EP_SHIFTED, EP_SPLIT };
 	struct json_object *o, *p;
-	struct run r;
+	struct ctl_run r;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
 		p = user_proc(eps[i]);
-		o = run_json(&r, 0, "modules", fmt("%" PRIu64, eps[i]),
-		    fmt("%" PRIu64, jnum(p, "pid")), NULL);
+		o = run_json(&r, 0, "modules", ctl_fmt("%" PRIu64, eps[i]),
+		    ctl_fmt("%" PRIu64, jnum(p, "pid")), NULL);
 		check_mods(o, man_mods(eps[i], jnum(p, "pid")));
 		json_object_put(o);
 	}
@@ -673,7 +480,7 @@ static void
 t_modules_kernel(void **state)
 {
 	struct json_object *o, *want = man_mods(EP_19045, 4);
-	struct run r;
+	struct ctl_run r;
 
 	(void)state;
 	assert_non_null(want);
@@ -690,13 +497,13 @@ t_modules_paged(void **state)
 {
 	struct json_object *a = man_procs(EP_19045);
 	size_t i;
-	struct run r;
+	struct ctl_run r;
 
 	(void)state;
 	for (i = 0; i < jlen(a) && !man_paged(jat(a, i)); i++)
 		;
 	assert_true(i < jlen(a));
-	run(&r, "modules", "1", fmt("%" PRIu64, jnum(jat(a, i), "pid")),
+	run(&r, "modules", "1", ctl_fmt("%" PRIu64, jnum(jat(a, i), "pid")),
 	    NULL);
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "is not present"));
@@ -710,7 +517,7 @@ static void
 check_sections(const char *spid, struct json_object *pe)
 {
 	struct json_object *o, *want = jget(pe, "sections"), *a, *b;
-	struct run r;
+	struct ctl_run r;
 	size_t i;
 
 	o = run_json(&r, 0, "sections", "1", spid, jstr(pe, "module"), NULL);
@@ -718,7 +525,7 @@ check_sections(const char *spid, struct json_object *pe)
 	for (i = 0; i < jlen(want); i++) {
 		a = jat(o, i);
 		b = jat(want, i);
-		same_str("section", jstr(a, "name"), jstr(b, "name"));
+		ctl_same_str("section", jstr(a, "name"), jstr(b, "name"));
 		assert_int_equal(jnum(a, "va"), jnum(b, "va"));
 		assert_int_equal(jnum(a, "size"), jnum(b, "size"));
 		assert_int_equal(jnum(a, "characteristics"),
@@ -734,18 +541,18 @@ check_exports(const char *spid, struct json_object *pe, size_t *fwd,
     size_t *ordonly)
 {
 	struct json_object *o, *want = jget(pe, "exports"), *a, *b;
-	struct run r;
+	struct ctl_run r;
 	size_t i;
 
 	o = run_json(&r, 0, "exports", "1", spid,
-	    fmt("0x%" PRIx64, jnum(pe, "base")), NULL);
+	    ctl_fmt("0x%" PRIx64, jnum(pe, "base")), NULL);
 	assert_int_equal(jlen(o), jlen(want));
 	for (i = 0; i < jlen(want); i++) {
 		a = jat(o, i);
 		b = jat(want, i);
-		same_str("export", jstr(a, "name"), jstr(b, "name"));
+		ctl_same_str("export", jstr(a, "name"), jstr(b, "name"));
 		assert_int_equal(jnum(a, "ordinal"), jnum(b, "ordinal"));
-		same_str("forward", jstr(a, "forward"), jstr(b, "forward"));
+		ctl_same_str("forward", jstr(a, "forward"), jstr(b, "forward"));
 		if (jstr(b, "forward") != NULL) {
 			assert_true(jnull(a, "va"));
 			(*fwd)++;
@@ -767,7 +574,7 @@ static size_t
 check_imports(const char *spid, struct json_object *pe)
 {
 	struct json_object *o, *want = jget(pe, "imports"), *a, *b;
-	struct run r;
+	struct ctl_run r;
 	size_t i, n;
 
 	o = run_json(&r, 0, "imports", "1", spid, jstr(pe, "module"), NULL);
@@ -779,7 +586,7 @@ check_imports(const char *spid, struct json_object *pe)
 		b = jat(want, i);
 		assert_true(strcasecmp(jstr(a, "module"),
 		    jstr(b, "module")) == 0);
-		same_str("import", jstr(a, "name"), jstr(b, "name"));
+		ctl_same_str("import", jstr(a, "name"), jstr(b, "name"));
 		assert_int_equal(jnum(a, jstr(b, "name") != NULL ? "hint" :
 		    "ordinal"), jnum(b, "ordinal"));
 		assert_int_equal(jnum(a, "iat"), jnum(b, "iat"));
@@ -795,7 +602,7 @@ t_pe(void **state)
 	struct json_object *pes = jget(g->gs[0].win, "pe"), *pe;
 	size_t i, fwd = 0, ordonly = 0, nimp = 0, nuser = 0;
 	char spid[16];
-	struct run r;
+	struct ctl_run r;
 
 	(void)state;
 	assert_non_null(pes);
@@ -823,12 +630,12 @@ t_winfo(void **state)
 	struct json_object *o, *offs, *want, *w;
 	uint32_t ep;
 	size_t i, k, found;
-	struct run r;
+	struct ctl_run r;
 
 	(void)state;
 	for (ep = 1; ep < EP_NONE; ep++) {
 		w = g->gs[ep - 1].win;
-		o = run_json(&r, 0, "winfo", fmt("%" PRIu64, ep), NULL);
+		o = run_json(&r, 0, "winfo", ctl_fmt("%" PRIu64, ep), NULL);
 		assert_int_equal(jnum(o, "epoch"), 1);
 		assert_int_equal(jnum(o, "build"), jnum(w, "build"));
 		assert_int_equal(jnum(o, "kernel_base"), jnum(w, "kernel_base"));
@@ -861,7 +668,7 @@ t_pid_option(void **state)
 	struct json_object *p = user_proc(EP_19045), *mod, *o;
 	char spid[16], sdtb[32], sbase[32], out[2][65536];
 	uint64_t base;
-	struct run r;
+	struct ctl_run r;
 
 	(void)state;
 	snprintf(spid, sizeof(spid), "%" PRIu64, jnum(p, "pid"));
@@ -904,7 +711,7 @@ t_write_pid(void **state)
 {
 	struct json_object *p = user_proc(EP_19045), *o;
 	char spid[16], sva[32], old[64], want[96];
-	struct run r;
+	struct ctl_run r;
 
 	(void)state;
 	snprintf(spid, sizeof(spid), "%" PRIu64, jnum(p, "pid"));
@@ -937,7 +744,7 @@ t_reboot(void **state)
 	struct gg_manifest *m2;
 	struct vmsig_holder *h;
 	char mpath[4096], img[4096];
-	struct run r;
+	struct ctl_run r;
 	size_t i, same = 0;
 
 	before = run_json(&r, 0, "ps", "1", NULL);
@@ -977,7 +784,7 @@ t_not_windows(void **state)
 		{ "exports", "8", "4", "ntoskrnl" },
 		{ "pmap", "8", "--pid", "4" },
 	};
-	struct run r;
+	struct ctl_run r;
 	size_t i;
 
 	(void)state;
@@ -1015,7 +822,7 @@ t_usage(void **state)
 		{ "write", "1", "va", "0", "00", "--pid", "4", "--cr3=1" },
 		{ "translate", "1", "0", "--pid", "x" },
 	};
-	struct run r;
+	struct ctl_run r;
 	size_t i;
 
 	(void)state;

@@ -13,7 +13,8 @@ python3 python3-pytest"
 [ "${VMSIG_DEPS_QEMU:-0}" = 1 ] && need="$need qemu-system-x86 busybox-static cpio python3"
 [ "${VMSIG_DEPS_E2E:-0}" = 1 ] && need="$need qemu-system-x86 busybox-static cpio
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients acl mmdebstrap
-systemd-container dpkg-dev debhelper fakeroot lintian util-linux"
+systemd-container dpkg-dev debhelper dh-python python3 fakeroot lintian
+util-linux"
 missing=""
 for p in $need; do
 	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

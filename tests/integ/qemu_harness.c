@@ -86,10 +86,11 @@ low_of(const char *machine, uint64_t size)
 }
 
 static void
-qemu_exec(const struct qh_guest *g, const char *dir, const char *machine)
+qemu_exec(const struct qh_guest *g, const char *dir, const char *machine,
+    const char *extra)
 {
 	char obj[512], mach[128], kern[4096], initrd[4096], ser[300];
-	char q1[300], q2[300], err[4096], mem[32];
+	char q1[300], q2[300], err[4096], mem[32], append[1200];
 	int fd;
 
 	snprintf(obj, sizeof(obj), "memory-backend-file,id=ram0,size=%lluM,"
@@ -102,6 +103,8 @@ qemu_exec(const struct qh_guest *g, const char *dir, const char *machine)
 	snprintf(q1, sizeof(q1), "unix:%s,server=on,wait=off", g->hqmp);
 	snprintf(q2, sizeof(q2), "unix:%s,server=on,wait=off", g->tqmp);
 	snprintf(err, sizeof(err), "%s/qemu.err", dir);
+	snprintf(append, sizeof(append), "console=ttyS0 nokaslr panic=-1%s%s",
+	    extra != NULL ? " " : "", extra != NULL ? extra : "");
 	if ((fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
 		(void)dup2(fd, STDOUT_FILENO);
 		(void)dup2(fd, STDERR_FILENO);
@@ -109,7 +112,7 @@ qemu_exec(const struct qh_guest *g, const char *dir, const char *machine)
 	execlp("qemu-system-x86_64", "qemu-system-x86_64", "-accel", "tcg",
 	    "-m", mem, "-object", obj, "-machine",
 	    mach, "-kernel", kern, "-initrd", initrd, "-append",
-	    "console=ttyS0 nokaslr panic=-1", "-display", "none", "-monitor",
+	    append, "-display", "none", "-monitor",
 	    "none", "-serial", ser, "-qmp", q1, "-qmp", q2, (char *)NULL);
 	_exit(127);
 }
@@ -160,8 +163,17 @@ int
 qh_boot(struct qh_guest *g, const char *dir, const char *machine,
     unsigned int size_mib)
 {
+	return qh_boot_cmdline(g, dir, machine, size_mib, NULL);
+}
+
+int
+qh_boot_cmdline(struct qh_guest *g, const char *dir, const char *machine,
+    unsigned int size_mib, const char *extra)
+{
 	int fd, r;
 
+	if (extra != NULL && strlen(extra) > 1024)
+		return -E2BIG;
 	memset(g, 0, sizeof(*g));
 	g->qmp = -1;
 	g->size = (uint64_t)size_mib << 20;
@@ -181,7 +193,7 @@ qh_boot(struct qh_guest *g, const char *dir, const char *machine,
 		return r;
 	}
 	if (g->pid == 0)
-		qemu_exec(g, dir, machine);
+		qemu_exec(g, dir, machine, extra);
 	if ((g->qmp = qmp_wait(g, 10000)) < 0)
 		return g->qmp;
 	return qh_qmp(g, "{\"execute\":\"qmp_capabilities\"}", NULL, 0);

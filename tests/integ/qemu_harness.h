@@ -42,6 +42,10 @@ int qh_fetch(const char **ret_why);
  */
 int qh_boot(struct qh_guest *g, const char *dir, const char *machine,
     unsigned int size_mib);
+/* The same, with `extra` (NULL for none; at most 1 KiB) appended to the
+ * kernel command line ("console=ttyS0 nokaslr panic=-1 EXTRA"). */
+int qh_boot_cmdline(struct qh_guest *g, const char *dir, const char *machine,
+    unsigned int size_mib, const char *extra);
 /* Wait (at most timeout_ms) until the console log holds the marker line
  * at least `count` times.  0, -ETIMEDOUT, or -ECHILD when QEMU exited. */
 int qh_wait_marker(struct qh_guest *g, int count, int timeout_ms);

@@ -3,10 +3,13 @@
  * Private to vmsigctl: the command table entry, and what vmsigctl.c lends
  * the command files (connecting with a message a person can act on, JSON
  * and number helpers).  One file per command family: vmsigctl_<family>.c
- * exports vmsigctl_<family>_main and nothing else.  The guest-memory family
- * (read, translate, pmap, scan) is split over three files that share
- * vmsigctl_mem.c: attaching to an endpoint's context and the options
- * every memory command takes.
+ * exports its vmsigctl_<family>_..._main entry points, and a family's
+ * common-ground file also what the family's other files share (listed
+ * below under each file).  The guest-memory family (read, translate, pmap,
+ * scan) is split over three files that share vmsigctl_mem.c: attaching to
+ * an endpoint's context and the options every memory command takes.  The
+ * Windows family's vmsigctl_winpe.c shares vmsigctl_win.c: attaching to
+ * the Windows context, the operands, and the --json listing layout.
  *
  * Runs in: holder
  */
@@ -151,6 +154,11 @@ int vmsigctl_win_parse_pid(const char *s, uint32_t *ret);
 int vmsigctl_win_pid_arg(const char *s, uint32_t *ret);
 void vmsigctl_win_listing_warn(const char *what, int status,
     uint64_t fault_va);
+int vmsigctl_win_operands(int argc, char **argv, int nargs, const char *names,
+    struct vmsigctl_memopt *o, uint32_t *ret_ep, uint32_t *ret_pid,
+    int *ret_first);
+int vmsigctl_win_stdout_ok(void);
+void vmsigctl_win_json_item(size_t i, const char *key);
 int vmsigctl_win_ps_main(const char *socket, int argc, char **argv);
 int vmsigctl_win_modules_main(const char *socket, int argc, char **argv);
 int vmsigctl_win_winfo_main(const char *socket, int argc, char **argv);

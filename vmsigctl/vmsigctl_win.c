@@ -102,6 +102,15 @@ vmsigctl_win_detach(struct vmsigctl_win *w)
 	vmsigctl_mem_detach(&w->m);
 }
 
+/* "[cmd: ]endpoint N: no process with pid P (see vmsigctl ps N)". */
+static void
+no_pid_warn(const char *cmd, uint32_t endpoint, uint32_t pid)
+{
+	vmsigctl_warnx("%s%sendpoint %" PRIu32 ": no process with pid %" PRIu32
+	    " (see vmsigctl ps %" PRIu32 ")", cmd != NULL ? cmd : "",
+	    cmd != NULL ? ": " : "", endpoint, pid, endpoint);
+}
+
 /* The DTB of process pid in win.  CTL_OK, or CTL_FAIL after a message. */
 static int
 pid_dtb(struct vmsig_win *win, uint32_t endpoint, uint32_t pid,
@@ -110,9 +119,7 @@ pid_dtb(struct vmsig_win *win, uint32_t endpoint, uint32_t pid,
 	int r = vmsig_win_proc_dtb(win, pid, ret);
 
 	if (r == -ENOENT)
-		vmsigctl_warnx("endpoint %" PRIu32 ": no process with pid %"
-		    PRIu32 " (see vmsigctl ps %" PRIu32 ")", endpoint, pid,
-		    endpoint);
+		no_pid_warn(NULL, endpoint, pid);
 	else if (r < 0)
 		vmsigctl_warnx("endpoint %" PRIu32 ": pid %" PRIu32 ": %s",
 		    endpoint, pid, strerror(-r));
@@ -218,14 +225,77 @@ text_err(struct vmsigctl_table *t, const char *what, int err,
 		vmsigctl_table_cell(t, "! %s: %s", what, strerror(-err));
 }
 
-static int
-stdout_ok(void)
+/*
+ * A write error anywhere in the output (ferror is sticky) fails: CTL_OK,
+ * or CTL_FAIL after a message.
+ */
+int
+vmsigctl_win_stdout_ok(void)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		vmsigctl_warnx("writing standard output: %s", strerror(errno));
 		return CTL_FAIL;
 	}
 	return CTL_OK;
+}
+
+/*
+ * Opens item i of a --json listing, one object a line: the separator and
+ * `{"key":`.  The caller prints the value, the other members and `}`.
+ */
+void
+vmsigctl_win_json_item(size_t i, const char *key)
+{
+	printf("%s{\"%s\":", i ? ",\n" : "\n", key);
+}
+
+/*
+ * The options (--json only) and operands of a Windows command: nargs
+ * operands named by `names` ("ENDPOINT PID MODULE"), of which the first is
+ * ENDPOINT and, when nargs > 1, the second PID (else *ret_pid is 0).
+ * Returns 0 with the endpoint, pid and index of the first operand, or
+ * -EINVAL after the reason (vmsigctl_bad).
+ */
+int
+vmsigctl_win_operands(int argc, char **argv, int nargs, const char *names,
+    struct vmsigctl_memopt *o, uint32_t *ret_ep, uint32_t *ret_pid,
+    int *ret_first)
+{
+	uint32_t ep, pid = 0;
+	int first;
+
+	if (vmsigctl_mem_opts(argc, argv, CTL_MO_JSON, o, &first) < 0 ||
+	    vmsigctl_mem_nargs(argc - first, nargs, names) < 0 ||
+	    vmsigctl_mem_endpoint(argv[first], &ep) < 0 ||
+	    (nargs > 1 && vmsigctl_win_pid_arg(argv[first + 1], &pid) < 0))
+		return -EINVAL;
+	*ret_ep = ep;
+	*ret_pid = pid;
+	*ret_first = first;
+	return 0;
+}
+
+/*
+ * The frame of ps, modules and winfo: options, ENDPOINT, and PID when
+ * with_pid; attach, fn, detach.  Bad usage returns the usage of cmd.
+ */
+static int
+win_main(const char *socket, int argc, char **argv, const char *cmd,
+    int with_pid, int (*fn)(struct vmsigctl_win *, uint32_t, int))
+{
+	struct vmsigctl_memopt o;
+	struct vmsigctl_win w;
+	uint32_t ep, pid;
+	int first, r;
+
+	if (vmsigctl_win_operands(argc, argv, with_pid ? 2 : 1, with_pid ?
+	    "ENDPOINT PID" : "ENDPOINT", &o, &ep, &pid, &first) < 0)
+		return vmsigctl_usage(cmd);
+	if ((r = vmsigctl_win_attach(socket, ep, o.timeout_ms, &w)) != CTL_OK)
+		return r;
+	r = fn(&w, pid, o.json);
+	vmsigctl_win_detach(&w);
+	return r;
 }
 
 static void
@@ -237,8 +307,9 @@ ps_json(const struct vmsig_win_procs *ps)
 	printf("[");
 	for (i = 0; i < ps->n; i++) {
 		p = &ps->v[i];
-		printf("%s{\"pid\":%" PRIu32 ",\"ppid\":%" PRIu32 ",\"name\":",
-		    i ? ",\n" : "\n", p->pid, p->ppid);
+		vmsigctl_win_json_item(i, "pid");
+		printf("%" PRIu32 ",\"ppid\":%" PRIu32 ",\"name\":", p->pid,
+		    p->ppid);
 		vmsigctl_json_str(stdout, p->name);
 		printf(",\"path\":");
 		vmsigctl_json_strn(stdout, p->path);
@@ -290,12 +361,13 @@ ps_text(const struct vmsigctl_win *w, const struct vmsig_win_procs *ps)
 }
 
 static int
-do_ps(struct vmsigctl_win *w, int json)
+do_ps(struct vmsigctl_win *w, uint32_t pid, int json)
 {
 	struct vmsig_win_procs *ps;
 	char what[64];
 	int r;
 
+	(void)pid;		/* ps takes no PID */
 	if ((r = vmsig_win_proc_list(w->win, &ps)) < 0) {
 		vmsigctl_warnx("ps: endpoint %" PRIu32 ": %s", w->m.endpoint,
 		    r == -EFAULT ? "the System process cannot be read" :
@@ -308,7 +380,7 @@ do_ps(struct vmsigctl_win *w, int json)
 	} else
 		r = ps_text(w, ps);
 	if (r == CTL_OK)
-		r = stdout_ok();
+		r = vmsigctl_win_stdout_ok();
 	if (ps->status != 0) {
 		snprintf(what, sizeof(what), "ps: endpoint %" PRIu32 ": the "
 		    "process list", w->m.endpoint);
@@ -321,20 +393,7 @@ do_ps(struct vmsigctl_win *w, int json)
 int
 vmsigctl_win_ps_main(const char *socket, int argc, char **argv)
 {
-	struct vmsigctl_memopt o;
-	struct vmsigctl_win w;
-	uint32_t ep;
-	int first, r;
-
-	if (vmsigctl_mem_opts(argc, argv, CTL_MO_JSON, &o, &first) < 0 ||
-	    vmsigctl_mem_nargs(argc - first, 1, "ENDPOINT") < 0 ||
-	    vmsigctl_mem_endpoint(argv[first], &ep) < 0)
-		return vmsigctl_usage("ps");
-	if ((r = vmsigctl_win_attach(socket, ep, o.timeout_ms, &w)) != CTL_OK)
-		return r;
-	r = do_ps(&w, o.json);
-	vmsigctl_win_detach(&w);
-	return r;
+	return win_main(socket, argc, argv, "ps", 0, do_ps);
 }
 
 static void
@@ -346,7 +405,7 @@ mods_json(const struct vmsig_win_modules *ms)
 	printf("[");
 	for (i = 0; i < ms->n; i++) {
 		p = &ms->v[i];
-		printf("%s{\"name\":", i ? ",\n" : "\n");
+		vmsigctl_win_json_item(i, "name");
 		vmsigctl_json_strn(stdout, p->name);
 		printf(",\"path\":");
 		vmsigctl_json_strn(stdout, p->path);
@@ -392,9 +451,7 @@ mods_warn(const struct vmsigctl_win *w, uint32_t pid, int r)
 	uint32_t ep = w->m.endpoint;
 
 	if (r == -ENOENT)
-		vmsigctl_warnx("modules: endpoint %" PRIu32 ": no process with "
-		    "pid %" PRIu32 " (see vmsigctl ps %" PRIu32 ")", ep, pid,
-		    ep);
+		no_pid_warn("modules", ep, pid);
 	else if (r == -ENODATA)
 		vmsigctl_warnx("modules: endpoint %" PRIu32 ": process %" PRIu32
 		    " has no PEB, so no loader list (the kernel's modules are "
@@ -425,7 +482,7 @@ do_modules(struct vmsigctl_win *w, uint32_t pid, int json)
 	} else
 		r = mods_text(w, pid, ms);
 	if (r == CTL_OK)
-		r = stdout_ok();
+		r = vmsigctl_win_stdout_ok();
 	if (ms->status != 0) {
 		snprintf(what, sizeof(what), "modules: endpoint %" PRIu32
 		    ": the module list of pid %" PRIu32, w->m.endpoint, pid);
@@ -438,21 +495,7 @@ do_modules(struct vmsigctl_win *w, uint32_t pid, int json)
 int
 vmsigctl_win_modules_main(const char *socket, int argc, char **argv)
 {
-	struct vmsigctl_memopt o;
-	struct vmsigctl_win w;
-	uint32_t ep, pid;
-	int first, r;
-
-	if (vmsigctl_mem_opts(argc, argv, CTL_MO_JSON, &o, &first) < 0 ||
-	    vmsigctl_mem_nargs(argc - first, 2, "ENDPOINT PID") < 0 ||
-	    vmsigctl_mem_endpoint(argv[first], &ep) < 0 ||
-	    vmsigctl_win_pid_arg(argv[first + 1], &pid) < 0)
-		return vmsigctl_usage("modules");
-	if ((r = vmsigctl_win_attach(socket, ep, o.timeout_ms, &w)) != CTL_OK)
-		return r;
-	r = do_modules(&w, pid, o.json);
-	vmsigctl_win_detach(&w);
-	return r;
+	return win_main(socket, argc, argv, "modules", 1, do_modules);
 }
 
 static void
@@ -472,7 +515,7 @@ winfo_json(const struct vmsigctl_win *w, const struct vmsig_win_info *in)
 	    in->ps_loaded_module_list);
 	for (i = 0; i < CTL_MAX_OFFSETS &&
 	    vmsig_win_offset(w->win, i, &off) == 0; i++) {
-		printf("%s{\"name\":", i ? ",\n" : "\n");
+		vmsigctl_win_json_item(i, "name");
 		vmsigctl_json_strn(stdout, off.name);
 		if (off.offset < 0)
 			printf(",\"offset\":null");
@@ -520,11 +563,12 @@ winfo_text(const struct vmsigctl_win *w, const struct vmsig_win_info *in)
 }
 
 static int
-do_winfo(struct vmsigctl_win *w, int json)
+do_winfo(struct vmsigctl_win *w, uint32_t pid, int json)
 {
 	struct vmsig_win_info in;
 	int r;
 
+	(void)pid;		/* winfo takes no PID */
 	if ((r = vmsig_win_info(w->win, &in)) < 0) {
 		vmsigctl_warnx("winfo: endpoint %" PRIu32 ": %s", w->m.endpoint,
 		    strerror(-r));
@@ -535,24 +579,11 @@ do_winfo(struct vmsigctl_win *w, int json)
 		r = CTL_OK;
 	} else
 		r = winfo_text(w, &in);
-	return r == CTL_OK ? stdout_ok() : r;
+	return r == CTL_OK ? vmsigctl_win_stdout_ok() : r;
 }
 
 int
 vmsigctl_win_winfo_main(const char *socket, int argc, char **argv)
 {
-	struct vmsigctl_memopt o;
-	struct vmsigctl_win w;
-	uint32_t ep;
-	int first, r;
-
-	if (vmsigctl_mem_opts(argc, argv, CTL_MO_JSON, &o, &first) < 0 ||
-	    vmsigctl_mem_nargs(argc - first, 1, "ENDPOINT") < 0 ||
-	    vmsigctl_mem_endpoint(argv[first], &ep) < 0)
-		return vmsigctl_usage("winfo");
-	if ((r = vmsigctl_win_attach(socket, ep, o.timeout_ms, &w)) != CTL_OK)
-		return r;
-	r = do_winfo(&w, o.json);
-	vmsigctl_win_detach(&w);
-	return r;
+	return win_main(socket, argc, argv, "winfo", 0, do_winfo);
 }

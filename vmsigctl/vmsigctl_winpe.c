@@ -40,10 +40,8 @@ pe_operands(const char *cmd, int argc, char **argv, struct vmsigctl_memopt *o,
 
 	memset(c, 0, sizeof(*c));
 	c->name = cmd;
-	if (vmsigctl_mem_opts(argc, argv, CTL_MO_JSON, o, &first) < 0 ||
-	    vmsigctl_mem_nargs(argc - first, 3, "ENDPOINT PID MODULE") < 0 ||
-	    vmsigctl_mem_endpoint(argv[first], &c->ep) < 0 ||
-	    vmsigctl_win_pid_arg(argv[first + 1], &c->pid) < 0)
+	if (vmsigctl_win_operands(argc, argv, 3, "ENDPOINT PID MODULE", o,
+	    &c->ep, &c->pid, &first) < 0)
 		return -EINVAL;
 	if (argv[first + 2][0] == '\0')
 		return vmsigctl_bad("MODULE is empty: give a name (ntdll.dll) "
@@ -107,16 +105,6 @@ pe_open(struct vmsigctl_win *w, const struct pecmd *c,
 	return CTL_OK;
 }
 
-static int
-stdout_ok(void)
-{
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		vmsigctl_warnx("writing standard output: %s", strerror(errno));
-		return CTL_FAIL;
-	}
-	return CTL_OK;
-}
-
 /* Attach, open the image, run fn, tear down. */
 static int
 pe_run(const char *socket, const struct vmsigctl_memopt *o,
@@ -133,7 +121,7 @@ pe_run(const char *socket, const struct vmsigctl_memopt *o,
 	if ((r = pe_open(&w, c, &pe)) == CTL_OK) {
 		r = fn(pe, c);
 		if (r == CTL_OK)
-			r = stdout_ok();
+			r = vmsigctl_win_stdout_ok();
 		vmsig_win_pe_close(pe);
 	}
 	vmsigctl_win_detach(&w);
@@ -149,7 +137,7 @@ exports_json(const struct vmsig_win_exports *x)
 	printf("[");
 	for (i = 0; i < x->n; i++) {
 		e = &x->v[i];
-		printf("%s{\"name\":", i ? ",\n" : "\n");
+		vmsigctl_win_json_item(i, "name");
 		vmsigctl_json_strn(stdout, e->name);
 		printf(",\"ordinal\":%" PRIu32 ",\"va\":", e->ordinal);
 		if (e->forward != NULL)
@@ -239,7 +227,7 @@ do_sections(struct vmsig_win_pe *pe, const struct pecmd *c)
 		vmsigctl_table_init(&t, head, 5, 0);
 	for (i = 0; i < n; i++) {
 		if (c->json) {
-			printf("%s{\"name\":", i ? ",\n" : "\n");
+			vmsigctl_win_json_item(i, "name");
 			vmsigctl_json_str(stdout, s[i].name);
 			printf(",\"va\":\"0x%" PRIx64 "\",\"size\":\"0x%" PRIx64
 			    "\",\"characteristics\":%" PRIu32 "}", s[i].va,
@@ -283,7 +271,7 @@ imports_json(const struct vmsig_win_imports *x)
 	printf("[");
 	for (i = 0; i < x->n; i++) {
 		p = &x->v[i];
-		printf("%s{\"module\":", i ? ",\n" : "\n");
+		vmsigctl_win_json_item(i, "module");
 		vmsigctl_json_strn(stdout, p->module);
 		printf(",\"name\":");
 		vmsigctl_json_strn(stdout, p->name);

@@ -14,22 +14,12 @@
 #include <unistd.h>
 
 #include "memfile.h"
+#include "tproc.h"
 
 #define GIB4		(4ull << 30)
 #define TABLE_BASE	0x100000ull
 #define PTE_P_RW_US	0x7ull
 #define FRAME		0x000ffffffffff000ull
-
-static const char *
-tmp_base(void)
-{
-	const char *t;
-
-	if (access("/dev/shm", W_OK) == 0)
-		return "/dev/shm";
-	t = getenv("TMPDIR");
-	return t != NULL && *t != '\0' ? t : "/tmp";
-}
 
 int
 memfile_new(uint64_t size, uint64_t low, struct memfile **ret)
@@ -44,9 +34,7 @@ memfile_new(uint64_t size, uint64_t low, struct memfile **ret)
 	f->size = size;
 	f->low = low == 0 ? size : low;
 	f->next_table = TABLE_BASE;
-	snprintf(f->dir, sizeof(f->dir), "%s/vmsig-mem-XXXXXX", tmp_base());
-	if (mkdtemp(f->dir) == NULL) {
-		r = -errno;
+	if ((r = t_mkdtemp("vmsig-mem-XXXXXX", f->dir, sizeof(f->dir))) < 0) {
 		free(f);
 		return r;
 	}

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Process helpers shared by the tests: a fork that resets cmocka's signal
- * handlers in the child, the temporary directory, the root check.  See
+ * handlers in the child, the temporary directory (made and removed), the
+ * root check.  See
  * tproc.h for why the fork matters.
  *
  * Runs in: tests
  */
 #include <setjmp.h>
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -41,6 +45,43 @@ t_tmpdir(void)
 	const char *t = getenv("TMPDIR");
 
 	return t != NULL && *t != '\0' ? t : "/tmp";
+}
+
+const char *
+t_shmdir(void)
+{
+	return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : t_tmpdir();
+}
+
+int
+t_mkdtemp(const char *templ, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%s/%s", t_shmdir(), templ);
+
+	if (n < 0 || (size_t)n >= cap)
+		return -ENAMETOOLONG;
+	return mkdtemp(buf) != NULL ? 0 : -errno;
+}
+
+int
+t_rmdir(const char *dir)
+{
+	struct dirent *de;
+	char path[4096];
+	DIR *d;
+	int n = 0;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return -errno;
+	while ((de = readdir(d)) != NULL && n++ < 1000) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		(void)unlink(path);
+	}
+	closedir(d);
+	return rmdir(dir) == 0 ? 0 : -errno;
 }
 
 void

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Process helpers every test shares: fork a child that cannot run on into
- * the rest of the suite, the temporary directory, and skipping a test that
- * needs root.
+ * the rest of the suite, the temporary directory (where, made, removed),
+ * and skipping a test that needs root.
  *
  * cmocka catches SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS and SIGABRT with a
  * handler that longjmps back into its test runner.  A child forked without
@@ -28,6 +28,22 @@ pid_t	t_fork(unsigned int seconds);
 
 /* $TMPDIR when set and not empty, else "/tmp". */
 const char *t_tmpdir(void);
+
+/* "/dev/shm" when this process can write there (tmpfs, like the RAM files
+ * of real guests), else t_tmpdir(). */
+const char *t_shmdir(void);
+
+/*
+ * mkdtemp(3) of t_shmdir()/templ (templ ends in XXXXXX) into buf, cap
+ * bytes.  Returns 0, -ENAMETOOLONG, or -errno of mkdtemp.
+ */
+int	t_mkdtemp(const char *templ, char *buf, size_t cap);
+
+/*
+ * Remove the entries directly in dir (files; at most 1000, dot-files
+ * skipped), then dir itself.  Returns 0 or -errno of the rmdir.
+ */
+int	t_rmdir(const char *dir);
 
 /*
  * Inside a cmocka test: skip it, printing why, unless the process is root

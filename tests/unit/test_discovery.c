@@ -31,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "../../vmsig-memctx/memctx.h"
+#include "../common/tproc.h"
 
 extern char **environ;
 
@@ -287,15 +288,8 @@ test_reboot(void **state)
 static int
 setup(void **state)
 {
-	const char *t = getenv("TMPDIR");
-
 	(void)state;
-	(void)snprintf(dir, sizeof(dir), "/dev/shm/vmsig-disc.XXXXXX");
-	if (mkdtemp(dir) != NULL)
-		return 0;
-	(void)snprintf(dir, sizeof(dir), "%s/vmsig-disc.XXXXXX",
-	    t != NULL ? t : "/tmp");
-	return mkdtemp(dir) != NULL ? 0 : -1;
+	return t_mkdtemp("vmsig-disc.XXXXXX", dir, sizeof(dir)) < 0 ? -1 : 0;
 }
 
 /* A failed case leaves its image behind; remove whatever is left. */

@@ -15,7 +15,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 
 #include "../common/ggimg.h"
 #include "../common/manifest.h"
+#include "../common/tproc.h"
 #include "paging.h"
 
 #define GiB		(1ull << 30)
@@ -620,34 +620,16 @@ test_load_errors(void **state)
 static int
 setup(void **state)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_guestgen.XXXXXX", base);
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return t_mkdtemp("test_guestgen.XXXXXX", tmpdir, sizeof(tmpdir)) < 0 ?
+	    -1 : 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct dirent *de;
-	char path[600];
-	DIR *d;
-	int n = 0;
-
 	(void)state;
-	d = opendir(tmpdir);
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL && n++ < 1000) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tmpdir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	return rmdir(tmpdir);
+	return t_rmdir(tmpdir) < 0 ? -1 : 0;
 }
 
 int

@@ -17,7 +17,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 
 #include "../common/ggimg.h"
 #include "../common/manifest.h"
+#include "../common/tproc.h"
 
 static char tmpdir[256];
 
@@ -652,34 +652,16 @@ test_none(void **state)
 static int
 setup(void **state)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_ggwin.XXXXXX", base);
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return t_mkdtemp("test_ggwin.XXXXXX", tmpdir, sizeof(tmpdir)) < 0 ?
+	    -1 : 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct dirent *de;
-	char path[600];
-	DIR *d;
-	int n = 0;
-
 	(void)state;
-	d = opendir(tmpdir);
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL && n++ < 1000) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tmpdir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	return rmdir(tmpdir);
+	return t_rmdir(tmpdir) < 0 ? -1 : 0;
 }
 
 int

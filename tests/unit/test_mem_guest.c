@@ -24,6 +24,7 @@
 #include <vmsig/mem.h>
 
 #include "../common/manifest.h"
+#include "../common/tproc.h"
 
 #define MAXRUNS		65536
 #define PML4_SPAN	(1ull << 39)
@@ -32,16 +33,6 @@ struct fixture {
 	char dir[256];
 	struct gg_manifest *one, *split;
 };
-
-static const char *
-tmp_base(void)
-{
-	const char *t = getenv("TMPDIR");
-
-	if (access("/dev/shm", W_OK) == 0)
-		return "/dev/shm";
-	return t != NULL && *t != '\0' ? t : "/tmp";
-}
 
 static void
 remove_image(const struct fixture *fx, const char *name)
@@ -65,9 +56,7 @@ group_setup(void **state)
 
 	if (fx == NULL)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "%s/vmsig-memg-XXXXXX",
-	    tmp_base());
-	if (mkdtemp(fx->dir) == NULL) {
+	if (t_mkdtemp("vmsig-memg-XXXXXX", fx->dir, sizeof(fx->dir)) < 0) {
 		free(fx);
 		return -1;
 	}

@@ -21,8 +21,8 @@
 #define MAX_MANIFEST	(64u << 20)
 #define MAX_ARGS	64
 
-static int
-u64_of(json_object *v, uint64_t *ret)
+int
+gg_json_u64(json_object *v, uint64_t *ret)
 {
 	const char *s;
 	char *end;
@@ -48,7 +48,7 @@ u64_at(json_object *o, const char *key, uint64_t *ret)
 
 	if (!json_object_object_get_ex(o, key, &v))
 		return -EINVAL;
-	return u64_of(v, ret);
+	return gg_json_u64(v, ret);
 }
 
 /* Optional fields keep 0 when absent. */
@@ -60,7 +60,7 @@ u64_opt(json_object *o, const char *key, uint64_t *ret)
 	*ret = 0;
 	if (!json_object_object_get_ex(o, key, &v))
 		return 0;
-	return u64_of(v, ret);
+	return gg_json_u64(v, ret);
 }
 
 int
@@ -98,10 +98,9 @@ bytes_at(json_object *o, const char *key, uint8_t **ret, size_t *ret_len)
 	return gg_unhex(json_object_get_string(v), ret, ret_len);
 }
 
-/* The array at key, with *ret_n elements allocated in *ret (elem bytes). */
-static int
-array_at(json_object *o, const char *key, size_t elem, json_object **ret_arr,
-    void **ret, size_t *ret_n)
+int
+gg_json_array(json_object *o, const char *key, size_t elem,
+    json_object **ret_arr, void **ret, size_t *ret_n)
 {
 	json_object *a;
 	size_t n;
@@ -122,21 +121,24 @@ static int
 load_segs(json_object *root, struct gg_manifest *m)
 {
 	json_object *a, *s;
+	vmsig_memseg *sg;
 	size_t i, n;
 	int r;
 
-	r = array_at(root, "segs", sizeof(*m->segs), &a, (void **)&m->segs, &n);
+	r = gg_json_array(root, "segs", sizeof(*m->segs), &a,
+	    (void **)&m->segs, &n);
 	if (r < 0)
 		return r;
 	m->nseg = (uint32_t)n;
 	for (i = 0; i < n; i++) {
 		s = json_object_array_get_idx(a, i);
+		sg = &m->segs[i];
 		if (!json_object_is_type(s, json_type_array) ||
 		    json_object_array_length(s) != 3 ||
-		    u64_of(json_object_array_get_idx(s, 0), &m->segs[i].gpa) ||
-		    u64_of(json_object_array_get_idx(s, 1), &m->segs[i].len) ||
-		    u64_of(json_object_array_get_idx(s, 2),
-		    &m->segs[i].file_off))
+		    gg_json_u64(json_object_array_get_idx(s, 0), &sg->gpa) ||
+		    gg_json_u64(json_object_array_get_idx(s, 1), &sg->len) ||
+		    gg_json_u64(json_object_array_get_idx(s, 2),
+		    &sg->file_off))
 			return -EINVAL;
 	}
 	return 0;
@@ -150,9 +152,9 @@ load_u64_list(json_object *root, const char *key, uint64_t **ret,
 	size_t i;
 	int r;
 
-	r = array_at(root, key, sizeof(**ret), &a, (void **)ret, ret_n);
+	r = gg_json_array(root, key, sizeof(**ret), &a, (void **)ret, ret_n);
 	for (i = 0; r == 0 && i < *ret_n; i++)
-		r = u64_of(json_object_array_get_idx(a, i), &(*ret)[i]);
+		r = gg_json_u64(json_object_array_get_idx(a, i), &(*ret)[i]);
 	return r;
 }
 
@@ -185,7 +187,7 @@ load_probes(json_object *root, struct gg_manifest *m)
 	size_t i;
 	int r;
 
-	r = array_at(root, "probes", sizeof(*m->probes), &a,
+	r = gg_json_array(root, "probes", sizeof(*m->probes), &a,
 	    (void **)&m->probes, &m->nprobes);
 	for (i = 0; r == 0 && i < m->nprobes; i++)
 		r = load_probe(json_object_array_get_idx(a, i), &m->probes[i]);
@@ -199,8 +201,8 @@ load_maps(json_object *root, struct gg_manifest *m)
 	size_t i;
 	int r;
 
-	r = array_at(root, "maps", sizeof(*m->maps), &a, (void **)&m->maps,
-	    &m->nmaps);
+	r = gg_json_array(root, "maps", sizeof(*m->maps), &a,
+	    (void **)&m->maps, &m->nmaps);
 	for (i = 0; r == 0 && i < m->nmaps; i++) {
 		struct gg_map *p = &m->maps[i];
 
@@ -226,7 +228,7 @@ load_patterns(json_object *root, struct gg_manifest *m)
 	size_t i;
 	int r;
 
-	r = array_at(root, "patterns", sizeof(*m->patterns), &a,
+	r = gg_json_array(root, "patterns", sizeof(*m->patterns), &a,
 	    (void **)&m->patterns, &m->npatterns);
 	for (i = 0; r == 0 && i < m->npatterns; i++) {
 		struct gg_pattern *p = &m->patterns[i];

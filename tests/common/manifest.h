@@ -229,4 +229,16 @@ int gg_reboot(const char *manifest_path, const char *image, uint64_t seed,
 /* Decode a hex string ("0a1b..") of even length into len bytes; -EINVAL. */
 int gg_unhex(const char *s, uint8_t **ret_bytes, size_t *ret_len);
 
+/* manifest.c: the JSON field readers manifest_win.c shares (json-c). */
+struct json_object;
+/* A "0x..." string or a JSON integer into *ret.  0 or -EINVAL (NULL too). */
+int gg_json_u64(struct json_object *v, uint64_t *ret);
+/*
+ * The array member `key` of o: *ret_n elements of elem bytes calloc'ed
+ * (plus one, zeroed) into *ret, the array itself into *ret_arr (borrowed).
+ * 0, -EINVAL when there is no such array, -ENOMEM; nothing written then.
+ */
+int gg_json_array(struct json_object *o, const char *key, size_t elem,
+    struct json_object **ret_arr, void **ret, size_t *ret_n);
+
 #endif

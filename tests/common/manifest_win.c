@@ -15,27 +15,14 @@
 
 #include "manifest.h"
 
+/* gg_json_u64, where a missing or null value reads as 0. */
 static int
 hex_of(json_object *v, uint64_t *ret)
 {
-	const char *s;
-	char *end;
-
 	*ret = 0;
 	if (v == NULL || json_object_is_type(v, json_type_null))
 		return 0;
-	if (json_object_is_type(v, json_type_int)) {
-		*ret = (uint64_t)json_object_get_int64(v);
-		return 0;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return -EINVAL;
-	s = json_object_get_string(v);
-	if (strncmp(s, "0x", 2) != 0 || s[2] == '\0')
-		return -EINVAL;
-	errno = 0;
-	*ret = strtoull(s + 2, &end, 16);
-	return errno || *end != '\0' ? -EINVAL : 0;
+	return gg_json_u64(v, ret);
 }
 
 static json_object *
@@ -78,30 +65,14 @@ str(json_object *o, const char *key, char **ret)
 }
 
 static int
-arr(json_object *o, const char *key, size_t elem, void **ret, size_t *ret_n,
-    json_object **ret_a)
-{
-	json_object *a = get(o, key);
-
-	*ret = NULL;
-	*ret_n = 0;
-	if (a == NULL || !json_object_is_type(a, json_type_array))
-		return -EINVAL;
-	*ret_n = json_object_array_length(a);
-	*ret = calloc(*ret_n + 1, elem);
-	*ret_a = a;
-	return *ret ? 0 : -ENOMEM;
-}
-
-static int
 load_procs(json_object *w, struct gg_win *g)
 {
 	json_object *a, *o;
 	size_t i;
 	int r;
 
-	r = arr(w, "processes", sizeof(*g->procs), (void **)&g->procs,
-	    &g->nprocs, &a);
+	r = gg_json_array(w, "processes", sizeof(*g->procs), &a,
+	    (void **)&g->procs, &g->nprocs);
 	for (i = 0; r == 0 && i < g->nprocs; i++) {
 		struct gg_win_proc *p = &g->procs[i];
 
@@ -131,8 +102,8 @@ load_modlists(json_object *w, struct gg_win *g)
 	size_t i, j;
 	int r;
 
-	r = arr(w, "modules", sizeof(*g->modlists), (void **)&g->modlists,
-	    &g->nmodlists, &a);
+	r = gg_json_array(w, "modules", sizeof(*g->modlists), &a,
+	    (void **)&g->modlists, &g->nmodlists);
 	for (i = 0; r == 0 && i < g->nmodlists; i++) {
 		struct gg_win_modlist *ml = &g->modlists[i];
 
@@ -140,8 +111,8 @@ load_modlists(json_object *w, struct gg_win *g)
 		ml->pid = num(o, "pid");
 		ml->status = (int)num(o, "status");
 		if ((r = hex(o, "fault_va", &ml->fault_va)) < 0 ||
-		    (r = arr(o, "list", sizeof(*ml->v), (void **)&ml->v,
-		    &ml->n, &l)) < 0)
+		    (r = gg_json_array(o, "list", sizeof(*ml->v), &l,
+		    (void **)&ml->v, &ml->n)) < 0)
 			return r;
 		for (j = 0; r == 0 && j < ml->n; j++) {
 			struct gg_win_module *m = &ml->v[j];
@@ -167,8 +138,8 @@ load_pe_lists(json_object *o, struct gg_win_pe *p)
 	size_t i;
 	int r;
 
-	r = arr(o, "sections", sizeof(*p->sections), (void **)&p->sections,
-	    &p->nsections, &a);
+	r = gg_json_array(o, "sections", sizeof(*p->sections), &a,
+	    (void **)&p->sections, &p->nsections);
 	for (i = 0; r == 0 && i < p->nsections; i++) {
 		e = json_object_array_get_idx(a, i);
 		p->sections[i].characteristics = num(e, "characteristics");
@@ -178,8 +149,8 @@ load_pe_lists(json_object *o, struct gg_win_pe *p)
 		r = hex(e, "size", &p->sections[i].size);
 	}
 	if (r == 0)
-		r = arr(o, "exports", sizeof(*p->exports),
-		    (void **)&p->exports, &p->nexports, &a);
+		r = gg_json_array(o, "exports", sizeof(*p->exports), &a,
+		    (void **)&p->exports, &p->nexports);
 	for (i = 0; r == 0 && i < p->nexports; i++) {
 		e = json_object_array_get_idx(a, i);
 		p->exports[i].ordinal = num(e, "ordinal");
@@ -189,8 +160,8 @@ load_pe_lists(json_object *o, struct gg_win_pe *p)
 		r = hex(e, "va", &p->exports[i].va);
 	}
 	if (r == 0)
-		r = arr(o, "imports", sizeof(*p->imports),
-		    (void **)&p->imports, &p->nimports, &a);
+		r = gg_json_array(o, "imports", sizeof(*p->imports), &a,
+		    (void **)&p->imports, &p->nimports);
 	for (i = 0; r == 0 && i < p->nimports; i++) {
 		e = json_object_array_get_idx(a, i);
 		p->imports[i].ordinal = num(e, "ordinal");
@@ -209,7 +180,8 @@ load_pe(json_object *w, struct gg_win *g)
 	size_t i;
 	int r;
 
-	r = arr(w, "pe", sizeof(*g->pe), (void **)&g->pe, &g->npe, &a);
+	r = gg_json_array(w, "pe", sizeof(*g->pe), &a, (void **)&g->pe,
+	    &g->npe);
 	for (i = 0; r == 0 && i < g->npe; i++) {
 		struct gg_win_pe *p = &g->pe[i];
 
@@ -253,8 +225,8 @@ load_decoys(json_object *w, struct gg_win *g)
 	size_t i;
 	int r;
 
-	r = arr(w, "decoys", sizeof(*g->decoys), (void **)&g->decoys,
-	    &g->ndecoys, &a);
+	r = gg_json_array(w, "decoys", sizeof(*g->decoys), &a,
+	    (void **)&g->decoys, &g->ndecoys);
 	for (i = 0; r == 0 && i < g->ndecoys; i++)
 		r = hex_of(json_object_array_get_idx(a, i), &g->decoys[i]);
 	return r;

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define GG_4K		0x1000ull
 #define GG_2M		0x200000ull
@@ -179,5 +180,9 @@ struct gg_old {
 };
 void	manifest_out_write(const struct guest *, const char *path);
 int	manifest_out_read(const char *path, struct gg_old *ret);
+/* JSON pieces win_out.c writes too: a string (NULL: null), a "0x..." member
+ * followed by sep. */
+void	manifest_out_str(FILE *f, const char *s);
+void	manifest_out_hex(FILE *f, const char *key, uint64_t v, const char *sep);
 
 #endif

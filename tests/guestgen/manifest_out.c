@@ -18,8 +18,9 @@
 
 #define MAX_TEXT	(64u << 20)
 
-static void
-hex(FILE *f, const char *key, uint64_t v, const char *sep)
+/* "key":"0x..." then sep (",", ",\n" or ""). */
+void
+manifest_out_hex(FILE *f, const char *key, uint64_t v, const char *sep)
 {
 	fprintf(f, "\"%s\":\"0x%llx\"%s", key, (unsigned long long)v, sep);
 }
@@ -35,9 +36,14 @@ hexbytes(FILE *f, const uint8_t *b, size_t len)
 	fputc('"', f);
 }
 
-static void
-jstring(FILE *f, const char *s)
+/* s as a JSON string (control characters escaped), or null for NULL. */
+void
+manifest_out_str(FILE *f, const char *s)
 {
+	if (s == NULL) {
+		fputs("null", f);
+		return;
+	}
 	fputc('"', f);
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')
@@ -130,10 +136,10 @@ static void
 layout(FILE *f, const struct guest *g)
 {
 	fputs("\"image\":", f);
-	jstring(f, g->image);
+	manifest_out_str(f, g->image);
 	fputs(",\n", f);
-	hex(f, "file_size", g->size, ",");
-	hex(f, "low", g->low, ",\n");
+	manifest_out_hex(f, "file_size", g->size, ",");
+	manifest_out_hex(f, "low", g->low, ",\n");
 	if (g->low == g->size)
 		fprintf(f, "\"segs\":[[\"0x0\",\"0x%llx\",\"0x0\"]],\n",
 		    (unsigned long long)g->size);
@@ -155,18 +161,18 @@ manifest_out_write(const struct guest *g, const char *path)
 		err(2, "%s", path);
 	fputs("{\n", f);
 	layout(f, g);
-	hex(f, "kcr3", g->kcr3, ",\n");
+	manifest_out_hex(f, "kcr3", g->kcr3, ",\n");
 	fprintf(f, "\"lowstub\":%s,", g->lowstub && !g->noise_only ?
 	    "true" : "false");
-	hex(f, "lowstub_pa", g->lowstub_pa, ",\n");
+	manifest_out_hex(f, "lowstub_pa", g->lowstub_pa, ",\n");
 	addresses(f, "decoy_stubs", g->decoy_stubs, g->ndecoy_stubs);
-	hex(f, "decoy_pml4", g->decoy_pml4, ",");
+	manifest_out_hex(f, "decoy_pml4", g->decoy_pml4, ",");
 	fprintf(f, "\"self_index\":%u,\n", g->self_idx);
-	hex(f, "kernel_base", g->kernel_base, ",");
-	hex(f, "kernel_entry", g->kernel_entry, ",");
-	hex(f, "ps_initial_system_process", g->psisp_va, ",\n");
-	hex(f, "system_eprocess", g->sys_eproc, ",");
-	hex(f, "onegig_va", g->onegig_va, ",\n");
+	manifest_out_hex(f, "kernel_base", g->kernel_base, ",");
+	manifest_out_hex(f, "kernel_entry", g->kernel_entry, ",");
+	manifest_out_hex(f, "ps_initial_system_process", g->psisp_va, ",\n");
+	manifest_out_hex(f, "system_eprocess", g->sys_eproc, ",");
+	manifest_out_hex(f, "onegig_va", g->onegig_va, ",\n");
 	addresses(f, "processes", g->procs, g->nproc);
 	probes(f, g);
 	maps(f, g);

@@ -14,37 +14,12 @@
 #include "win.h"
 
 static void
-str(FILE *f, const char *s)
-{
-	if (s == NULL) {
-		fputs("null", f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", (unsigned char)*s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-static void
-hx(FILE *f, const char *key, uint64_t v)
-{
-	fprintf(f, "\"%s\":\"0x%llx\"", key, (unsigned long long)v);
-}
-
-static void
 hx_or_null(FILE *f, const char *key, uint64_t v)
 {
 	if (v == 0)
 		fprintf(f, "\"%s\":null", key);
 	else
-		hx(f, key, v);
+		manifest_out_hex(f, key, v, "");
 }
 
 static void
@@ -53,17 +28,14 @@ proc(FILE *f, const struct win_proc *p)
 	int fault = !p->no_peb && (p->exited || p->peb_absent);
 
 	fprintf(f, "{\"pid\":%u,\"ppid\":%u,\"name\":", p->pid, p->ppid);
-	str(f, p->name);
+	manifest_out_str(f, p->name);
 	fputs(",\"path\":", f);
-	str(f, p->no_peb || fault ? NULL : p->path);
+	manifest_out_str(f, p->no_peb || fault ? NULL : p->path);
 	fputc(',', f);
-	hx(f, "eprocess", p->eproc);
-	fputc(',', f);
-	hx(f, "dtb", p->dtb);
-	fputc(',', f);
-	hx(f, "user_dtb", p->udtb);
-	fputc(',', f);
-	hx(f, "peb", p->peb);
+	manifest_out_hex(f, "eprocess", p->eproc, ",");
+	manifest_out_hex(f, "dtb", p->dtb, ",");
+	manifest_out_hex(f, "user_dtb", p->udtb, ",");
+	manifest_out_hex(f, "peb", p->peb, "");
 	fprintf(f, ",\"exited\":%s,\"wow64\":%s,", p->exited ? "true" : "false",
 	    p->wow64 ? "true" : "false");
 	hx_or_null(f, "path_fault", fault ? p->peb : 0);
@@ -84,17 +56,14 @@ modlist(FILE *f, uint32_t pid, int status, uint64_t fault,
 	for (i = 0; i < n; i++) {
 		names = !(p != NULL && p->names_va != 0 && i == p->out_names);
 		fprintf(f, "%s{\"name\":", i ? "," : "");
-		str(f, names ? m[i]->name : NULL);
+		manifest_out_str(f, names ? m[i]->name : NULL);
 		fputs(",\"path\":", f);
-		str(f, names ? m[i]->path : NULL);
+		manifest_out_str(f, names ? m[i]->path : NULL);
 		fputc(',', f);
-		hx(f, "base", m[i]->base);
-		fputc(',', f);
-		hx(f, "size", m[i]->size);
-		fputc(',', f);
-		hx(f, "entry", m[i]->entry_rva ? m[i]->base + m[i]->entry_rva :
-		    0);
-		fputc(',', f);
+		manifest_out_hex(f, "base", m[i]->base, ",");
+		manifest_out_hex(f, "size", m[i]->size, ",");
+		manifest_out_hex(f, "entry", m[i]->entry_rva ?
+		    m[i]->base + m[i]->entry_rva : 0, ",");
 		hx_or_null(f, "fault_va", names ? 0 : p->names_va);
 		fputc(',', f);
 		hx_or_null(f, "header_fault", p != NULL && p->out_header == i &&
@@ -136,17 +105,16 @@ pe_one(FILE *f, const struct win_img *m)
 	size_t i;
 
 	fprintf(f, "\n  {\"pid\":%u,\"module\":", m->emit);
-	str(f, m->name);
+	manifest_out_str(f, m->name);
 	fputc(',', f);
-	hx(f, "base", m->base);
+	manifest_out_hex(f, "base", m->base, "");
 	fprintf(f, ",\"bits\":%d,\"sections\":[", m->bits);
 	for (i = 0; i < m->nsec; i++) {
 		fprintf(f, "%s{\"name\":", i ? "," : "");
-		str(f, m->sec[i].name);
+		manifest_out_str(f, m->sec[i].name);
 		fputc(',', f);
-		hx(f, "va", m->base + m->sec[i].rva);
-		fputc(',', f);
-		hx(f, "size", m->sec[i].size);
+		manifest_out_hex(f, "va", m->base + m->sec[i].rva, ",");
+		manifest_out_hex(f, "size", m->sec[i].size, "");
 		fprintf(f, ",\"characteristics\":%u}", m->sec[i].chars);
 	}
 	fputs("],\"exports\":[", f);
@@ -154,11 +122,11 @@ pe_one(FILE *f, const struct win_img *m)
 		const struct win_exp *e = &m->exp[i];
 
 		fprintf(f, "%s\n   {\"name\":", i ? "," : "");
-		str(f, e->name);
+		manifest_out_str(f, e->name);
 		fprintf(f, ",\"ordinal\":%u,", e->ordinal);
 		hx_or_null(f, "va", e->forward ? 0 : m->base + e->rva);
 		fputs(",\"forward\":", f);
-		str(f, e->forward);
+		manifest_out_str(f, e->forward);
 		fputc('}', f);
 	}
 	fputs("],\"imports\":[", f);
@@ -166,11 +134,11 @@ pe_one(FILE *f, const struct win_img *m)
 		const struct win_imp *p = &m->imp[i];
 
 		fprintf(f, "%s{\"module\":", i ? "," : "");
-		str(f, p->module);
+		manifest_out_str(f, p->module);
 		fputs(",\"name\":", f);
-		str(f, p->name);
+		manifest_out_str(f, p->name);
 		fprintf(f, ",\"ordinal\":%u,", p->ordinal);
-		hx(f, "iat", m->base + p->iat_rva);
+		manifest_out_hex(f, "iat", m->base + p->iat_rva, "");
 		fputc('}', f);
 	}
 	fputs("]}", f);
@@ -196,21 +164,16 @@ win_out(const struct guest *g, FILE *f)
 
 	fprintf(f, ",\n\"win\":{\"build\":%u,\"layout\":",
 	    (unsigned int)(w->build_raw & 0xffff));
-	str(f, w->L->name);
+	manifest_out_str(f, w->L->name);
 	fputc(',', f);
-	hx(f, "build_raw", w->build_raw);
-	fputc(',', f);
-	hx(f, "kernel_base", g->kernel_base);
-	fputc(',', f);
-	hx(f, "kernel_size", PE_KIMG_SIZE);
-	fputc(',', f);
-	hx(f, "system_eprocess", g->sys_eproc);
+	manifest_out_hex(f, "build_raw", w->build_raw, ",");
+	manifest_out_hex(f, "kernel_base", g->kernel_base, ",");
+	manifest_out_hex(f, "kernel_size", PE_KIMG_SIZE, ",");
+	manifest_out_hex(f, "system_eprocess", g->sys_eproc, "");
 	fputs(",\n", f);
-	hx(f, "ps_active_process_head", w->active_head);
-	fputc(',', f);
-	hx(f, "ps_loaded_module_list", w->module_head);
-	fputc(',', f);
-	hx(f, "mm_process_list", w->mm_head);
+	manifest_out_hex(f, "ps_active_process_head", w->active_head, ",");
+	manifest_out_hex(f, "ps_loaded_module_list", w->module_head, ",");
+	manifest_out_hex(f, "mm_process_list", w->mm_head, "");
 	fprintf(f, ",\n\"options\":{\"procs\":%u,\"modules\":%u,\"exports\":%u,"
 	    "\"corrupt_ring\":%s},\n\"offsets\":{", w->opt.procs,
 	    w->opt.modules, w->opt.exports, w->opt.corrupt_ring ? "true" :

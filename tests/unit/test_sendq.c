@@ -654,6 +654,72 @@ t_timer_pays(void **s)
 	in_a_child(child_timer_pays);
 }
 
+/* At the global limit, with a holder that never reads pinning it, a holder
+ * that reads gets every epoch through the loop: each context it is owed
+ * at the epoch change is paid by the timer once it has read INVALIDATED.
+ * Each epoch is started when the previous one arrived; 10 epochs. */
+static struct holder cbad;
+static unsigned int epochs_seen;
+static uint64_t worst_ms, epoch_t0;
+
+static void
+on_reader(struct loop_src *src, uint32_t events)
+{
+	uint64_t dt;
+
+	(void)src;
+	(void)events;
+	holder_read(&ch);
+	if (ch.last_ino != ce.ino)
+		return;
+	dt = loop_now_ms() - epoch_t0;
+	if (dt > worst_ms)
+		worst_ms = dt;
+	if (++epochs_seen == 10) {
+		child_done = 1;
+		loop_quit();
+		return;
+	}
+	CHK(sendq_inflight() <= limits.fds_total + limits.fds_total / 2);
+	epoch_t0 = loop_now_ms();
+	ep_next(&ce);
+}
+
+static void
+child_reader_at_limit(void)
+{
+	struct loop_src hs = { .fd = -1 };
+
+	CHK(loop_init() == 0);
+	CHK(sendq_init() == 0);
+	limits.peer_fds = 100;
+	limits.fds_total = 2;
+	holder_new(&ch);
+	holder_new(&cbad);		/* first in the multicast */
+	ep_new(&ce);
+	epoch_t0 = loop_now_ms();
+	ep_ready(&ce);
+	ep_next(&ce);			/* cbad now holds 2: the limit */
+	hs.fd = ch.cfd;
+	hs.cb = on_reader;
+	CHK(loop_add(&hs, EPOLLIN) == 0);
+	guard_start(5000);
+	CHK(loop_run() == 0);
+	CHK(child_done);
+	CHK(!peer_dead(ch.p) && !peer_dead(cbad.p));
+	holder_read(&cbad);
+	CHK(cbad.fdframes <= 2);
+	/* Deferred by a tick or a few, never starved. */
+	CHK(worst_ms < 1000);
+}
+
+static void
+t_reader_at_limit(void **s)
+{
+	(void)s;
+	in_a_child(child_reader_at_limit);
+}
+
 /* A kept socket is closed by the timer once the holder has read it (or
  * closed its end), and its uid count and descriptors go back. */
 static uid_t kept_uid;
@@ -780,6 +846,7 @@ main(void)
 		cmocka_unit_test(t_toomanyrefs),
 		cmocka_unit_test_setup(t_global_reserve, setup),
 		cmocka_unit_test(t_timer_pays),
+		cmocka_unit_test(t_reader_at_limit),
 		cmocka_unit_test_setup(t_kept_after_drop, setup),
 		cmocka_unit_test(t_kept_closed_by_timer),
 	};

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -30,15 +29,6 @@
 #include "harness.h"
 
 #define CTL_MAXARGS	32
-
-long
-ctl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 /* Drain p->out into r->out until EOF or the deadline. */
 static int
@@ -50,10 +40,11 @@ slurp(struct h_proc *p, struct ctl_run *r, long end)
 	r->out = buf;
 	for (;;) {
 		struct pollfd pfd = { .fd = p->out, .events = POLLIN };
-		long left = end - ctl_now_ms();
+		long left = end - h_now_ms();
 
+		/* Out of time, or more output than any test expects. */
 		if (left <= 0 || r->len == sizeof(buf) - 1)
-			return -ETIMEDOUT;	/* or more output than expected */
+			return -ETIMEDOUT;
 		if (poll(&pfd, 1, (int)left) <= 0)
 			continue;
 		k = read(p->out, buf + r->len, sizeof(buf) - 1 - r->len);
@@ -90,7 +81,7 @@ ctl_vrun(struct ctl_run *r, const char *dir, int timeout_ms, const char *arg,
 	const char *argv[CTL_MAXARGS] = { bin, "--socket", sock };
 	struct h_proc p;
 	size_t n = 3;
-	long end = ctl_now_ms() + timeout_ms;
+	long end = h_now_ms() + timeout_ms;
 	int st, sr, efd, fds = h_fd_count(0);
 	ssize_t k;
 
@@ -105,8 +96,8 @@ ctl_vrun(struct ctl_run *r, const char *dir, int timeout_ms, const char *arg,
 	argv[n] = NULL;
 	assert_int_equal(spawn_ctl((char *const *)argv, errpath, &p), 0);
 	sr = slurp(&p, r, end);
-	st = h_wait_exit(&p, (int)(end - ctl_now_ms() > 0 ?
-	    end - ctl_now_ms() : 1));
+	st = h_wait_exit(&p, (int)(end - h_now_ms() > 0 ?
+	    end - h_now_ms() : 1));
 	if (st == -ETIMEDOUT)
 		st = h_stop(&p, SIGKILL, 2000);	/* never left running */
 	if (st >= 0 && WIFEXITED(st))
@@ -130,24 +121,6 @@ ctl_run(struct ctl_run *r, const char *dir, int timeout_ms, const char *arg,
 	va_start(ap, arg);
 	ctl_vrun(r, dir, timeout_ms, arg, ap);
 	va_end(ap);
-}
-
-int
-ctl_teardown(struct h_proc *d, char *dir, int base_fds)
-{
-	int st = 0, fds;
-
-	if (d->pid > 0)
-		st = h_stop(d, SIGTERM, 5000);
-	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		st = -1;
-	h_rmdir(dir);
-	if ((fds = h_fd_count(0)) != base_fds) {
-		fprintf(stderr, "descriptors: %d before, %d after\n",
-		    base_fds, fds);
-		st = -1;
-	}
-	return st == 0 ? 0 : -1;
 }
 
 char *

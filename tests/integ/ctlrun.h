@@ -2,9 +2,9 @@
 /*
  * Running the real vmsigctl from integration tests: one run with its
  * stdout, stderr and exit status captured (and a check that every
- * descriptor of the run is closed again), the end of a vmsigctl fixture,
- * and the json-c accessors the tests use on vmsigctl's --json output and on
- * guestgen manifests.  Functions that assert run inside a cmocka test.
+ * descriptor of the run is closed again), and the json-c accessors the
+ * tests use on vmsigctl's --json output and on guestgen manifests.
+ * Functions that assert run inside a cmocka test.
  *
  * Runs in: tests
  */
@@ -15,7 +15,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct h_proc;
 struct json_object;
 
 /* What one vmsigctl run left behind. */
@@ -25,9 +24,6 @@ struct ctl_run {
 	size_t len;
 	char err[8192];		/* stderr, truncated */
 };
-
-/* CLOCK_MONOTONIC in milliseconds. */
-long ctl_now_ms(void);
 
 /*
  * vmsigctl --socket DIR/holder.sock ARGS... (NULL-terminated, at most 28),
@@ -41,13 +37,6 @@ void ctl_run(struct ctl_run *r, const char *dir, int timeout_ms,
     const char *arg, ...);
 void ctl_vrun(struct ctl_run *r, const char *dir, int timeout_ms,
     const char *arg, va_list ap);
-
-/*
- * Stop vmsigd (d; pid 0: never started) with SIGTERM, remove dir (h_rmdir
- * frees it) and count this process's descriptors against base_fds.
- * 0 when vmsigd exited 0 and no descriptor leaked, else -1 (why on stderr).
- */
-int ctl_teardown(struct h_proc *d, char *dir, int base_fds);
 
 /* snprintf(f, v) into one of 16 static buffers used in turn. */
 char *ctl_fmt(const char *f, uint64_t v);

@@ -22,8 +22,8 @@
 
 #include "harness.h"
 
-static long
-now_ms(void)
+long
+h_now_ms(void)
 {
 	struct timespec ts;
 
@@ -124,7 +124,7 @@ int
 h_wait_line(struct h_proc *p, const char *prefix, int timeout_ms,
     char *line, size_t cap)
 {
-	long end = now_ms() + timeout_ms;
+	long end = h_now_ms() + timeout_ms;
 
 	for (;;) {
 		char *nl;
@@ -144,7 +144,7 @@ h_wait_line(struct h_proc *p, const char *prefix, int timeout_ms,
 			if (match)
 				return 0;
 		}
-		long left = end - now_ms();
+		long left = end - h_now_ms();
 		struct pollfd pfd = { .fd = p->out, .events = POLLIN };
 
 		if (left <= 0)
@@ -174,7 +174,7 @@ h_say(struct h_proc *p, const char *line)
 int
 h_wait_exit(struct h_proc *p, int timeout_ms)
 {
-	long end = now_ms() + timeout_ms;
+	long end = h_now_ms() + timeout_ms;
 	int st;
 
 	for (;;) {
@@ -191,7 +191,7 @@ h_wait_exit(struct h_proc *p, int timeout_ms)
 		}
 		if (r == -1)
 			return -errno;
-		if (now_ms() >= end)
+		if (h_now_ms() >= end)
 			return -ETIMEDOUT;
 		/* waitpid has no timeout; a short poll keeps this bounded. */
 		(void)poll(NULL, 0, 5);
@@ -236,7 +236,7 @@ int
 h_wait_socket(const char *path, int timeout_ms)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	long end = now_ms() + timeout_ms;
+	long end = h_now_ms() + timeout_ms;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	for (;;) {
@@ -248,7 +248,7 @@ h_wait_socket(const char *path, int timeout_ms)
 		close(fd);
 		if (ok)
 			return 0;
-		if (now_ms() >= end)
+		if (h_now_ms() >= end)
 			return -ETIMEDOUT;
 		(void)poll(NULL, 0, 10);
 	}
@@ -284,6 +284,53 @@ h_vmsigd(const char *dir, const char *const extra[], struct h_proc *p)
 		return r;
 	}
 	return 0;
+}
+
+int
+h_memctx(const char *dir, uint32_t endpoint, const char *ram,
+    int revalidate_ms, const char *const extra[], struct h_proc *p)
+{
+	char bin[4096], as[4096], ep[16], rv[16];
+	const char *argv[32];
+	size_t n = 0;
+
+	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsig-memctx"));
+	snprintf(as, sizeof(as), "%s", h_asock(dir));
+	snprintf(ep, sizeof(ep), "%u", endpoint);
+	argv[n++] = bin;
+	argv[n++] = "--endpoint";
+	argv[n++] = ep;
+	argv[n++] = "--ram";
+	argv[n++] = ram;
+	argv[n++] = "--connect";
+	argv[n++] = as;
+	if (revalidate_ms > 0) {
+		snprintf(rv, sizeof(rv), "%d", revalidate_ms);
+		argv[n++] = "--revalidate-ms";
+		argv[n++] = rv;
+	}
+	for (; extra != NULL && *extra != NULL && n < 30; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	return h_spawn((char *const *)argv, 0, 0, p);
+}
+
+int
+h_teardown(struct h_proc *d, char *dir, int base_fds)
+{
+	int st = 0, fds;
+
+	if (d->pid > 0)
+		st = h_stop(d, SIGTERM, 5000);
+	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		st = -1;
+	h_rmdir(dir);
+	if ((fds = h_fd_count(0)) != base_fds) {
+		fprintf(stderr, "descriptors: %d before, %d after\n",
+		    base_fds, fds);
+		st = -1;
+	}
+	return st == 0 ? 0 : -1;
 }
 
 int
@@ -428,10 +475,10 @@ h_adapter(const char *dir, uint32_t endpoint, const char *file,
 int
 h_fd_settle(pid_t pid, int want, int timeout_ms)
 {
-	long end = now_ms() + timeout_ms;
+	long end = h_now_ms() + timeout_ms;
 	int n;
 
-	while ((n = h_fd_count(pid)) != want && now_ms() < end)
+	while ((n = h_fd_count(pid)) != want && h_now_ms() < end)
 		(void)poll(NULL, 0, 10);
 	return n;
 }
@@ -439,10 +486,10 @@ h_fd_settle(pid_t pid, int want, int timeout_ms)
 int
 h_fd_stable(pid_t pid, int timeout_ms)
 {
-	long end = now_ms() + timeout_ms;
+	long end = h_now_ms() + timeout_ms;
 	int n = h_fd_count(pid), same = 0;
 
-	while (same < 10 && now_ms() < end) {
+	while (same < 10 && h_now_ms() < end) {
 		int m;
 
 		(void)poll(NULL, 0, 10);

@@ -10,6 +10,7 @@
 #define VMSIG_HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct h_proc {
@@ -49,12 +50,30 @@ int h_wait_exit(struct h_proc *p, int timeout_ms);
  * arguments (NULL-terminated, may be NULL) and wait until both sockets
  * accept.  0 or -errno. */
 int h_vmsigd(const char *dir, const char *const extra[], struct h_proc *p);
+/*
+ * Start vmsig-memctx --endpoint endpoint --ram ram --connect on dir's
+ * adapter socket, --revalidate-ms when revalidate_ms > 0, then `extra`
+ * (NULL-terminated, may be NULL, at most 21).  Does not wait for it.
+ * 0 or -errno (h_spawn).
+ */
+int h_memctx(const char *dir, uint32_t endpoint, const char *ram,
+    int revalidate_ms, const char *const extra[], struct h_proc *p);
+/*
+ * The end of a fixture: stop vmsigd (d; pid 0: never started) with
+ * SIGTERM, remove dir (h_rmdir frees it) and count this process's
+ * descriptors against base_fds.  0 when vmsigd exited 0 and no descriptor
+ * leaked, else -1 (why on stderr).
+ */
+int h_teardown(struct h_proc *d, char *dir, int base_fds);
+
 /* dir/holder.sock or dir/adapter.sock (static buffers, one each). */
 const char *h_hsock(const char *dir);
 const char *h_asock(const char *dir);
 
 /* Wait until connect(path) succeeds, at most timeout_ms.  0 or -errno. */
 int h_wait_socket(const char *path, int timeout_ms);
+/* CLOCK_MONOTONIC in milliseconds. */
+long h_now_ms(void);
 /* Number of open descriptors of pid (0: this process), or -errno. */
 int h_fd_count(pid_t pid);
 /* VmRSS of pid in KiB, or -errno. */

@@ -158,22 +158,18 @@ static void
 t_memctx_status(void **s)
 {
 	static const char *const gextra[] = { "--size", "64M", NULL };
-	char *dir = h_tmpdir(), bin[4096], as[4096];
+	char *dir = h_tmpdir();
 	struct gg_manifest *m = NULL;
 	struct h_proc d, p;
 
 	(void)s;
 	assert_int_equal(gg_make(dir, "g", gextra, &m), 0);
 	assert_int_equal(h_vmsigd(dir, NULL, &d), 0);
-	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsig-memctx"));
-	snprintf(as, sizeof(as), "%s", h_asock(dir));
 	{
-		const char *argv[] = { bin, "--endpoint", "1", "--ram",
-		    m->image, "--connect", as, NULL };
 		struct vmsig_holder *h = h_holder(dir, "t");
 		vmsig_event *ev;
 
-		assert_int_equal(h_spawn((char *const *)argv, 0, 0, &p), 0);
+		assert_int_equal(h_memctx(dir, 1, m->image, 0, NULL, &p), 0);
 		/* Once the context arrives the helper is in its loop. */
 		ev = h_expect(h, 1, 10000);
 		assert_non_null(ev);

@@ -162,7 +162,6 @@ t_first_read_is_confined(void **state)
 {
 	struct fx *fx = *state;
 	struct watch *w = &fx->w;
-	char bin[4096], as[4096];
 	vmsig_event *ev = NULL;
 	int i;
 
@@ -173,15 +172,8 @@ t_first_read_is_confined(void **state)
 	assert_int_equal(h_vmsigd(fx->dir, NULL, &fx->d), 0);
 	fx->h = h_holder(fx->dir, "t");
 	assert_non_null(fx->h);
-	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsig-memctx"));
-	snprintf(as, sizeof(as), "%s", h_asock(fx->dir));
-	{
-		const char *argv[] = { bin, "--endpoint", "1", "--ram",
-		    fx->m->image, "--connect", as, NULL };
-
-		assert_int_equal(h_spawn((char *const *)argv, 0, 0, &fx->p),
-		    0);
-	}
+	assert_int_equal(h_memctx(fx->dir, 1, fx->m->image, 0, NULL, &fx->p),
+	    0);
 	w->helper = fx->p.pid;
 	/* Serve the watch until the context reaches the holder (20 s). */
 	for (i = 0; i < 200 && ev == NULL; i++) {

@@ -65,15 +65,6 @@ struct fx {
 	struct h_proc d;
 };
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* utime + stime of pid in milliseconds (/proc/PID/stat, fields 14, 15). */
 static long
 cpu_ms(pid_t pid)
@@ -325,7 +316,7 @@ raw_drain(int fd, uint32_t *ret_error)
 static void
 wait_read(const int *fds, int n, int timeout_ms)
 {
-	long end = now_ms() + timeout_ms;
+	long end = h_now_ms() + timeout_ms;
 	int i, busy;
 
 	do {
@@ -338,7 +329,7 @@ wait_read(const int *fds, int n, int timeout_ms)
 		if (busy == 0)
 			return;
 		(void)poll(NULL, 0, 20);
-	} while (now_ms() < end);
+	} while (h_now_ms() < end);
 	fail_msg("vmsigd did not read %d sockets in %d ms", busy, timeout_ms);
 }
 
@@ -364,7 +355,7 @@ unread_descriptors(struct fx *fx, int tight)
 	expect_ctx(h, 1);
 	lines0 = log_lines(fx->log);
 	cpu0 = cpu_ms(fx->d.pid);
-	t0 = now_ms();
+	t0 = h_now_ms();
 	for (i = 0; i < HOSTILE; i++) {
 		hfd[i] = raw_connect(h_hsock(fx->dir));
 		assert_true(hfd[i] >= 0);
@@ -398,10 +389,10 @@ unread_descriptors(struct fx *fx, int tight)
 		assert_int_equal(got, HOLDER_FDS);
 	/* A peer that reads gets what it is owed: epoch 7 (coalesced). */
 	{
-		long end = now_ms() + 5000;
+		long end = h_now_ms() + 5000;
 		int more = 0;
 
-		while (more == 0 && now_ms() < end) {
+		while (more == 0 && h_now_ms() < end) {
 			(void)poll(NULL, 0, 20);
 			more = raw_drain(hfd[1], NULL);
 		}
@@ -411,7 +402,7 @@ unread_descriptors(struct fx *fx, int tight)
 	    "epochs: vmsigd CPU %ld ms over %ld ms, %d descriptors open, "
 	    "%d log lines; hostile socket #1 held %d descriptors\n",
 	    tight ? " (RLIMIT_NOFILE 512)" : "", HOSTILE, SUBSCRIBES,
-	    cpu1 - cpu0, now_ms() - t0, fds_attack,
+	    cpu1 - cpu0, h_now_ms() - t0, fds_attack,
 	    log_lines(fx->log) - lines0, got);
 	/* The descriptor count includes one socket per connection, no
 	 * queued duplicates. */
@@ -529,7 +520,7 @@ t_no_hello_flood(void **state)
 	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
 	lines0 = log_lines(fx->log);
 	cpu0 = cpu_ms(fx->d.pid);
-	t0 = now_ms();
+	t0 = h_now_ms();
 	child.pid = fork();
 	assert_true(child.pid >= 0);
 	if (child.pid == 0)
@@ -554,7 +545,7 @@ t_no_hello_flood(void **state)
 	 * thousand may not be accepted yet.  Until vmsigd's CPU time holds
 	 * still for 200 ms (at most 10 s). */
 	cpu1 = cpu_ms(fx->d.pid);
-	for (st = 0, t1 = now_ms() + 10000; st < 2 && now_ms() < t1; ) {
+	for (st = 0, t1 = h_now_ms() + 10000; st < 2 && h_now_ms() < t1; ) {
 		long c2;
 
 		(void)poll(NULL, 0, 100);
@@ -562,7 +553,7 @@ t_no_hello_flood(void **state)
 		st = c2 == cpu1 ? st + 1 : 0;
 		cpu1 = c2;
 	}
-	t1 = now_ms();
+	t1 = h_now_ms();
 	fds_end = h_fd_count(fx->d.pid);
 	lines = log_lines(fx->log) - lines0;
 	fprintf(stderr, "item 2: %d connections from uid %d without Hello in "
@@ -602,7 +593,7 @@ cap_child(const char *path)
 	for (i = 0; i < 80; i++)
 		if ((fd[i] = raw_connect(path)) < 0)
 			return 11;
-	t0 = now_ms();
+	t0 = h_now_ms();
 	for (i = 0; i < 80; i++) {
 		struct pollfd p = { .fd = fd[i], .events = POLLIN };
 		uint32_t code = 0;
@@ -616,7 +607,7 @@ cap_child(const char *path)
 	}
 	if (n_users != 30 || n_timeout != 50)
 		return 13;
-	if (now_ms() - t0 < 300)
+	if (h_now_ms() - t0 < 300)
 		return 14;	/* closed before the deadline */
 	return 0;
 }
@@ -725,14 +716,14 @@ t_default_policy(void **state)
 		_exit(nobody_child(fx->dir, 1));
 	h = h_holder(fx->dir, "root");
 	assert_non_null(h);
-	end = now_ms() + 5000;
+	end = h_now_ms() + 5000;
 	p = NULL;
 	do {
 		vmsig_status_free(st);
 		st = NULL;
 		assert_int_equal(vmsig_holder_status(h, 5000, &st), 0);
 		p = find_peer(st, NOBODY);
-	} while ((p == NULL || p->role != 1) && now_ms() < end &&
+	} while ((p == NULL || p->role != 1) && h_now_ms() < end &&
 	    poll(NULL, 0, 20) == 0);
 	assert_non_null(p);
 	assert_string_equal(p->rule, "holders user:nobody (command line)");

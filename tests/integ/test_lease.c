@@ -79,20 +79,16 @@ static int
 teardown(void **state)
 {
 	struct fx *fx = *state;
-	int st, same;
+	int r;
 
 	vmsig_holder_close(fx->a);
 	vmsig_holder_close(fx->b);
 	if (fx->mc.pid > 0)
 		(void)h_stop(&fx->mc, SIGTERM, 5000);
-	st = h_stop(&fx->d, SIGTERM, 5000);
 	gg_manifest_free(fx->m);
-	h_rmdir(fx->dir);
-	same = h_fd_count(0) == fx->base_self;
+	r = h_teardown(&fx->d, fx->dir, fx->base_self);
 	free(fx);
-	if (!same)
-		fprintf(stderr, "descriptor count of the test changed\n");
-	return same && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	return r;
 }
 
 /* The descriptors a holder got stay read-only and unmappable for write. */
@@ -153,31 +149,17 @@ holder_ctx(struct fx *fx, const char *name)
 static void
 start(struct fx *fx, const char *const gg[], const char *const mc[])
 {
-	const char *argv[32], *ggv[8] = { "--size", "256M" };
-	char bin[4096], as[4096];
-	size_t n = 0, i = 2;
+	const char *ggv[8] = { "--size", "256M" };
+	size_t i = 2;
 
 	for (; gg != NULL && *gg != NULL && i < 7; gg++)
 		ggv[i++] = *gg;
 	ggv[i] = NULL;
 	assert_int_equal(gg_make(fx->dir, "g", ggv, &fx->m), 0);
 	snprintf(fx->man, sizeof(fx->man), "%s/g.json", fx->dir);
-	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsig-memctx"));
-	snprintf(as, sizeof(as), "%s", h_asock(fx->dir));
-	argv[n++] = bin;
-	argv[n++] = "--endpoint";
-	argv[n++] = "1";
-	argv[n++] = "--ram";
-	argv[n++] = fx->m->image;
-	argv[n++] = "--connect";
-	argv[n++] = as;
-	/* A reboot must be seen quickly. */
-	argv[n++] = "--revalidate-ms";
-	argv[n++] = "100";
-	for (; mc != NULL && *mc != NULL && n < 31; mc++)
-		argv[n++] = *mc;
-	argv[n] = NULL;
-	assert_int_equal(h_spawn((char *const *)argv, 0, 0, &fx->mc), 0);
+	/* A reboot must be seen quickly: --revalidate-ms 100. */
+	assert_int_equal(h_memctx(fx->dir, EP, fx->m->image, 100, mc, &fx->mc),
+	    0);
 	/* Live MEMCTX or the replay, whichever comes first. */
 	fx->a = holder_ctx(fx, "A");
 	fx->b = holder_ctx(fx, "B");

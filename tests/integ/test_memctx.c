@@ -78,25 +78,7 @@ static int
 helper(struct fx *fx, const char *image, const char *const extra[],
     struct h_proc *p)
 {
-	char bin[4096], as[4096];
-	const char *argv[24];
-	size_t n = 0;
-
-	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsig-memctx"));
-	snprintf(as, sizeof(as), "%s", h_asock(fx->dir));
-	argv[n++] = bin;
-	argv[n++] = "--endpoint";
-	argv[n++] = "1";
-	argv[n++] = "--ram";
-	argv[n++] = image;
-	argv[n++] = "--connect";
-	argv[n++] = as;
-	argv[n++] = "--revalidate-ms";
-	argv[n++] = "100";
-	for (; extra != NULL && *extra != NULL && n < 22; extra++)
-		argv[n++] = *extra;
-	argv[n] = NULL;
-	return h_spawn((char *const *)argv, 0, 0, p);
+	return h_memctx(fx->dir, 1, image, 100, extra, p);
 }
 
 static vmsig_event *
@@ -331,15 +313,6 @@ t_holes_untouched(void **state)
 	vmsig_holder_close(h);
 }
 
-static long
-mono_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
-}
-
 /*
  * A fake vmsigd on conn: Welcome to the Hello, then, at MemctxReady, close
  * the connection (a core that drops every offer).  1 when it closed,
@@ -409,8 +382,8 @@ t_backoff_grows(void **state)
 	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	assert_int_equal(listen(lfd, 8), 0);
 	assert_int_equal(helper(fx, fx->m->image, NULL, &p), 0);
-	t0 = mono_ms();
-	while (mono_ms() - t0 < 4500 && naccept < 64 && !bad) {
+	t0 = h_now_ms();
+	while (h_now_ms() - t0 < 4500 && naccept < 64 && !bad) {
 		struct pollfd pfd[2] = {
 			{ .fd = lfd, .events = POLLIN },
 			{ .fd = conn, .events = POLLIN },
@@ -421,7 +394,7 @@ t_backoff_grows(void **state)
 		if ((pfd[0].revents & POLLIN) && conn < 0 &&
 		    (conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC |
 		    SOCK_NONBLOCK)) >= 0)
-			at[naccept++] = mono_ms();
+			at[naccept++] = h_now_ms();
 		if (conn >= 0 && pfd[1].revents) {
 			r = fake_core_step(conn, a, (uint32_t)naccept);
 			bad = r < 0;

@@ -224,14 +224,9 @@ teardown(void **state)
 static int
 helper_start(struct fx *fx)
 {
-	char bin[4096], as[4096];
-	char *argv[] = { bin, "--endpoint", "1", "--ram", fx->ram,
-	    "--connect", as, "--qmp", fx->qa, "--kcr3", "0x1000",
-	    "--revalidate-ms", "100", NULL };
+	const char *extra[] = { "--qmp", fx->qa, "--kcr3", "0x1000", NULL };
 
-	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsig-memctx"));
-	snprintf(as, sizeof(as), "%s", h_asock(fx->dir));
-	return h_spawn(argv, 0, 0, &fx->helper);
+	return h_memctx(fx->dir, 1, fx->ram, 100, extra, &fx->helper);
 }
 
 /* A MEMCTX of `epoch` with kcr3 0x1000 and QEMU's pc 512M layout. */

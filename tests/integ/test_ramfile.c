@@ -113,15 +113,6 @@ helper(struct fx *fx, const char *ram, const char *opt, const char *arg)
 	fx->p.out = fx->p.in = -1;
 }
 
-static long
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
-}
-
 /* The helper exits with `code` within timeout_ms, having said `what`. */
 static void
 expect_refused(struct fx *fx, int code, const char *what, int timeout_ms)
@@ -155,11 +146,11 @@ t_fifo(void **state)
 
 	snprintf(path, sizeof(path), "%s/fifo.img", fx->dir);
 	assert_int_equal(mkfifo(path, 0600), 0);
-	t0 = now_ms();
+	t0 = h_now_ms();
 	helper(fx, path, NULL, NULL);
 	expect_refused(fx, 3, "is a FIFO, not a regular file", 5000);
-	fprintf(stderr, "FIFO refused in %ld ms\n", now_ms() - t0);
-	assert_true(now_ms() - t0 < 5000);
+	fprintf(stderr, "FIFO refused in %ld ms\n", h_now_ms() - t0);
+	assert_true(h_now_ms() - t0 < 5000);
 	(void)unlink(path);
 }
 

@@ -66,13 +66,7 @@ wait_context(const char *dir)
 static int
 start_memctx(struct fx *fx)
 {
-	char bin[4096], asock[4096];
-	const char *argv[] = { bin, "--endpoint", "1", "--ram", fx->m->image,
-	    "--connect", asock, NULL };
-
-	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsig-memctx"));
-	snprintf(asock, sizeof(asock), "%s", h_asock(fx->dir));
-	if (h_spawn((char *const *)argv, 0, 0, &fx->mc) < 0)
+	if (h_memctx(fx->dir, 1, fx->m->image, 0, NULL, &fx->mc) < 0)
 		return -1;
 	return wait_context(fx->dir);
 }
@@ -87,7 +81,7 @@ cleanup(struct fx *fx)
 	if (fx->mc.pid > 0)
 		(void)h_stop(&fx->mc, SIGTERM, 5000);
 	gg_manifest_free(fx->m);
-	r = ctl_teardown(&fx->d, fx->dir, fx->base_self);
+	r = h_teardown(&fx->d, fx->dir, fx->base_self);
 	free(fx);
 	return r;
 }
@@ -531,10 +525,10 @@ t_unknown_endpoint(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		t0 = ctl_now_ms();
+		t0 = h_now_ms();
 		run(&r, cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3],
 		    cmds[i][4], cmds[i][5], NULL);
-		ms = ctl_now_ms() - t0;
+		ms = h_now_ms() - t0;
 		if (r.status != 1 || ms >= 1000 || strcmp(r.err, "vmsigctl: "
 		    "endpoint 7 is not known to vmsigd (see vmsigctl "
 		    "status)\n") != 0)

@@ -156,12 +156,12 @@ holder_ep(const char *dir, uint32_t ep)
 static int
 wait_memctx(struct vmsig_holder *h, uint32_t epoch)
 {
-	long end = ctl_now_ms() + 15000;
+	long end = h_now_ms() + 15000;
 	vmsig_event *ev;
 	int r, ok = 0;
 
-	while (!ok && ctl_now_ms() < end) {
-		r = vmsig_holder_next(h, (int)(end - ctl_now_ms()), &ev);
+	while (!ok && h_now_ms() < end) {
+		r = vmsig_holder_next(h, (int)(end - h_now_ms()), &ev);
 		if (r <= 0)
 			return -1;
 		ok = ev->type == VMSIG_EV_MEMCTX && ev->epoch == epoch;
@@ -174,27 +174,23 @@ static int
 start_memctx(struct fx *fx, uint32_t ep)
 {
 	struct guest *gs = &fx->gs[ep - 1];
-	char bin[4096], asock[4096], img[4096], eps[16];
-	const char *argv[16] = { bin, "--endpoint", eps, "--ram", img,
-	    "--connect", asock, "--revalidate-ms", "100" };
+	char img[4096];
+	const char *extra[4];
 	struct vmsig_holder *h;
-	size_t n = 9;
+	size_t n = 0;
 	int r;
 
-	snprintf(bin, sizeof(bin), "%s", h_bin("sbin/vmsig-memctx"));
-	snprintf(asock, sizeof(asock), "%s", h_asock(fx->dir));
 	snprintf(img, sizeof(img), "%s/%s.img", fx->dir, gs->name);
-	snprintf(eps, sizeof(eps), "%" PRIu32, ep);
 	if (gs->low != NULL) {
-		argv[n++] = "--low";
-		argv[n++] = gs->low;
+		extra[n++] = "--low";
+		extra[n++] = gs->low;
 	}
 	if (ep == EP_19045)
-		argv[n++] = "--writable";	/* t_write_pid */
-	argv[n] = NULL;
+		extra[n++] = "--writable";	/* t_write_pid */
+	extra[n] = NULL;
 	if ((h = holder_ep(fx->dir, ep)) == NULL)
 		return -1;
-	r = h_spawn((char *const *)argv, 0, 0, &gs->mc);
+	r = h_memctx(fx->dir, ep, img, 100, extra, &gs->mc);
 	if (r == 0)
 		r = wait_memctx(h, 1);
 	vmsig_holder_close(h);
@@ -212,7 +208,7 @@ cleanup(struct fx *fx)
 			(void)h_stop(&fx->gs[i].mc, SIGTERM, 5000);
 		json_object_put(fx->gs[i].man);
 	}
-	r = ctl_teardown(&fx->d, fx->dir, fx->base_self);
+	r = h_teardown(&fx->d, fx->dir, fx->base_self);
 	free(fx);
 	return r;
 }

@@ -720,6 +720,50 @@ t_reader_at_limit(void **s)
 	in_a_child(child_reader_at_limit);
 }
 
+/* Out of descriptors (EMFILE) when an owed context is paid: the share_fd
+ * of the delivery fails, the context stays owed, nobody is dropped, and it
+ * is paid once descriptors are available again. */
+static void
+child_emfile(void)
+{
+	struct rlimit rl, tight;
+	int lowest;
+
+	CHK(loop_init() == 0);
+	limits.peer_fds = 1;
+	holder_new(&ch);
+	ep_new(&ce);
+	ep_ready(&ce);
+	ep_next(&ce);
+	CHK(sendq_has(ch.p, ce.id, 2));
+	holder_read(&ch);
+	CHK(ch.fdframes == 1);
+	CHK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	lowest = dup(0);
+	CHK(lowest >= 0);
+	(void)close(lowest);
+	tight = rl;
+	tight.rlim_cur = (rlim_t)lowest;
+	CHK(setrlimit(RLIMIT_NOFILE, &tight) == 0);
+	CHK(dup(0) == -1 && errno == EMFILE);
+	sendq_kick(ch.p);
+	CHK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	CHK(!peer_dead(ch.p));
+	CHK(sendq_has(ch.p, ce.id, 2));
+	holder_read(&ch);
+	CHK(ch.fdframes == 1);
+	sendq_kick(ch.p);
+	holder_read(&ch);
+	CHK(ch.fdframes == 2 && ch.last_ino == ce.ino);
+}
+
+static void
+t_emfile_stays_owed(void **s)
+{
+	(void)s;
+	in_a_child(child_emfile);
+}
+
 /* A kept socket is closed by the timer once the holder has read it (or
  * closed its end), and its uid count and descriptors go back. */
 static uid_t kept_uid;
@@ -847,6 +891,7 @@ main(void)
 		cmocka_unit_test_setup(t_global_reserve, setup),
 		cmocka_unit_test(t_timer_pays),
 		cmocka_unit_test(t_reader_at_limit),
+		cmocka_unit_test(t_emfile_stays_owed),
 		cmocka_unit_test_setup(t_kept_after_drop, setup),
 		cmocka_unit_test(t_kept_closed_by_timer),
 	};

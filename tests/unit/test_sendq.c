@@ -4,7 +4,8 @@
  * socketpairs and real descriptors.  Holders and the helper's proxy come in
  * through admit_accept() and the real peer, endpoint and adapter code; a
  * test holder "reads" by draining its end of the pair, and every context it
- * got is told apart by the inode of its RAM file (one file per epoch).
+ * got is told apart by the size of its RAM file (one file per epoch, each
+ * of its own size: inode numbers are reused as soon as a file is gone).
  * What is asserted: what reaches the holder (frames, descriptors, which
  * epoch), what is owed and coalesced, the per-holder and global limits and
  * the reserve for holders that read, deferral on EAGAIN and ETOOMANYREFS
@@ -67,6 +68,7 @@ static void cap_restore(void);
 
 static unsigned char rbuf[VMSIG_FRAME_MAX];
 static uint32_t next_ep = 100;
+static unsigned int next_file;	/* a size per RAM file */
 
 /* ---- log capture ------------------------------------------------------- */
 static int cap_mem = -1, cap_saved = -1;
@@ -123,7 +125,7 @@ struct holder {
 	struct peer *p;
 	int cfd;		/* the holder's end */
 	unsigned int frames, fdframes;
-	ino_t last_ino;
+	off_t last_tag;		/* size of the last file received */
 	int eof;
 };
 
@@ -177,7 +179,7 @@ holder_read(struct holder *h)
 			CHK(n == 1);
 			CHK(fstat(fds[0], &st) == 0 && S_ISREG(st.st_mode));
 			CHK((fcntl(fds[0], F_GETFL) & O_ACCMODE) == O_RDONLY);
-			h->last_ino = st.st_ino;
+			h->last_tag = st.st_size;
 			h->fdframes++;
 			fdpass_close(fds, n);
 		}
@@ -199,7 +201,7 @@ struct ep {
 	struct adapter *a;
 	struct endpoint *ep;
 	uint32_t id;
-	ino_t ino;		/* of the current context's file */
+	off_t tag;		/* size of the current context's file */
 };
 
 static void
@@ -219,7 +221,8 @@ ep_new(struct ep *e)
 	peer_set_endpoint(e->ad, e->ep);
 }
 
-/* The helper offers a context on a fresh 8 KiB file: MEMCTX goes out. */
+/* The helper offers a context on a fresh (sparse) file of a size no other
+ * file of this process had: MEMCTX goes out. */
 static void
 ep_ready(struct ep *e)
 {
@@ -233,13 +236,13 @@ ep_ready(struct ep *e)
 	    t_tmpdir());
 	fd = mkstemp(path);
 	CHK(fd >= 0);
-	CHK(ftruncate(fd, 8192) == 0);
+	CHK(ftruncate(fd, (off_t)4096 * (2 + next_file++)) == 0);
 	(void)close(fd);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	CHK(fd >= 0);
 	(void)unlink(path);
 	CHK(fstat(fd, &st) == 0);
-	e->ino = st.st_ino;
+	e->tag = st.st_size;
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_MEMCTX_READY;
 	m.fd = fd;
@@ -356,13 +359,13 @@ t_send_once(void **s)
 	endpoint_deliver(e.ep, h.p);
 	endpoint_replay(h.p);
 	holder_read(&h);
-	CHK(h.frames == 1 && h.fdframes == 1 && h.last_ino == e.ino);
+	CHK(h.frames == 1 && h.fdframes == 1 && h.last_tag == e.tag);
 	/* Read, but nobody asked the socket yet: still counted. */
 	CHK(sendq_inflight() == 1);
 	/* The next epoch: INVALIDATED (no descriptor), then MEMCTX. */
 	ep_next(&e);
 	holder_read(&h);
-	CHK(h.frames == 3 && h.fdframes == 2 && h.last_ino == e.ino);
+	CHK(h.frames == 3 && h.fdframes == 2 && h.last_tag == e.tag);
 	CHK(sendq_has(h.p, e.id, 2));
 	CHK(sendq_inflight() == 2);
 	/* A drop with nothing unread closes the socket at once. */
@@ -399,7 +402,7 @@ t_owed_coalesced(void **s)
 	holder_read(&h);
 	CHK(h.fdframes == 3);
 	CHK(h.frames == 8);
-	CHK(h.last_ino == e.ino);	/* epoch 6's file */
+	CHK(h.last_tag == e.tag);	/* epoch 6's file */
 	/* The kick found its socket empty: only the new one counts. */
 	CHK(sendq_inflight() == 1);
 	/* Paid: a second kick sends nothing. */
@@ -435,7 +438,7 @@ t_eagain_deferred(void **s)
 	CHK(h.fdframes == 0 && h.frames == (unsigned int)i);
 	sendq_kick(h.p);
 	holder_read(&h);
-	CHK(h.fdframes == 1 && h.last_ino == e.ino);
+	CHK(h.fdframes == 1 && h.last_tag == e.tag);
 	CHK(sendq_inflight() == 1);
 	holder_close(&h);
 	ep_close(&e);
@@ -471,7 +474,7 @@ t_mark_and_replay(void **s)
 	endpoint_replay(h.p);
 	endpoint_replay(h.p);
 	holder_read(&h);
-	CHK(h.fdframes == 1 && h.last_ino == e.ino);
+	CHK(h.fdframes == 1 && h.last_tag == e.tag);
 	CHK(sendq_has(h.p, e.id, 3));
 	holder_close(&h);
 	ep_close(&e);
@@ -510,7 +513,7 @@ t_global_reserve(void **s)
 		sendq_kick(good.p);
 		CHK(sendq_inflight() <= 6);
 		holder_read(&good);
-		CHK(good.last_ino == e.ino);
+		CHK(good.last_tag == e.tag);
 	}
 	log = cap_end();
 	CHK(good.fdframes == 9);
@@ -526,15 +529,15 @@ t_global_reserve(void **s)
 	limits.fds_total = sendq_inflight();
 	endpoint_replay(late.p);
 	holder_read(&late);
-	CHK(late.fdframes == 1 && late.last_ino == e.ino);
+	CHK(late.fdframes == 1 && late.last_tag == e.tag);
 	CHK(sendq_inflight() == limits.fds_total + 1);
 	holder_read(&bad);
 	CHK(bad.fdframes >= 1 && bad.fdframes <= 4);
-	CHK(bad.last_ino != e.ino);
+	CHK(bad.last_tag != e.tag);
 	/* It read: it is paid the current epoch. */
 	sendq_kick(bad.p);
 	holder_read(&bad);
-	CHK(bad.last_ino == e.ino);
+	CHK(bad.last_tag == e.tag);
 	holder_close(&bad);
 	holder_close(&late);
 	ep_close(&e);
@@ -592,7 +595,7 @@ on_holder(struct loop_src *src, uint32_t events)
 	(void)src;
 	(void)events;
 	holder_read(&ch);
-	if (ch.last_ino == ce.ino) {
+	if (ch.last_tag == ce.tag) {
 		child_done = 1;
 		loop_quit();
 	}
@@ -670,7 +673,7 @@ on_reader(struct loop_src *src, uint32_t events)
 	(void)src;
 	(void)events;
 	holder_read(&ch);
-	if (ch.last_ino != ce.ino)
+	if (ch.last_tag != ce.tag)
 		return;
 	dt = loop_now_ms() - epoch_t0;
 	if (dt > worst_ms)
@@ -754,7 +757,7 @@ child_emfile(void)
 	CHK(ch.fdframes == 1);
 	sendq_kick(ch.p);
 	holder_read(&ch);
-	CHK(ch.fdframes == 2 && ch.last_ino == ce.ino);
+	CHK(ch.fdframes == 2 && ch.last_tag == ce.tag);
 }
 
 static void
@@ -865,10 +868,10 @@ child_toomanyrefs(void)
 	CHK(count_of(log, "(ETOOMANYREFS); deferring") == 1);
 	holder_read(&ch);
 	CHK(ch.fdframes == sendq_inflight());
-	CHK(ch.fdframes > 60 && ch.last_ino != ce.ino);
+	CHK(ch.fdframes > 60 && ch.last_tag != ce.tag);
 	sendq_kick(ch.p);
 	holder_read(&ch);
-	CHK(ch.last_ino == ce.ino);
+	CHK(ch.last_tag == ce.tag);
 }
 
 static void

@@ -316,10 +316,12 @@ h_memctx(const char *dir, uint32_t endpoint, const char *ram,
 }
 
 int
-h_teardown(struct h_proc *d, char *dir, int base_fds)
+h_teardown(struct h_proc *helper, struct h_proc *d, char *dir, int base_fds)
 {
 	int st = 0, fds;
 
+	if (helper != NULL && helper->pid > 0)
+		(void)h_stop(helper, SIGTERM, 5000);
 	if (d->pid > 0)
 		st = h_stop(d, SIGTERM, 5000);
 	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)

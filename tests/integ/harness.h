@@ -59,12 +59,13 @@ int h_vmsigd(const char *dir, const char *const extra[], struct h_proc *p);
 int h_memctx(const char *dir, uint32_t endpoint, const char *ram,
     int revalidate_ms, const char *const extra[], struct h_proc *p);
 /*
- * The end of a fixture: stop vmsigd (d; pid 0: never started) with
- * SIGTERM, remove dir (h_rmdir frees it) and count this process's
- * descriptors against base_fds.  0 when vmsigd exited 0 and no descriptor
- * leaked, else -1 (why on stderr).
+ * The end of a fixture: stop a helper (NULL, or pid 0: none), then vmsigd
+ * (d; pid 0: never started) with SIGTERM, remove dir (h_rmdir frees it)
+ * and count this process's descriptors against base_fds.  0 when vmsigd
+ * exited 0 and no descriptor leaked, else -1 (why on stderr).
  */
-int h_teardown(struct h_proc *d, char *dir, int base_fds);
+int h_teardown(struct h_proc *helper, struct h_proc *d, char *dir,
+    int base_fds);
 
 /* dir/holder.sock or dir/adapter.sock (static buffers, one each). */
 const char *h_hsock(const char *dir);

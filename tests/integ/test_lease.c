@@ -83,10 +83,8 @@ teardown(void **state)
 
 	vmsig_holder_close(fx->a);
 	vmsig_holder_close(fx->b);
-	if (fx->mc.pid > 0)
-		(void)h_stop(&fx->mc, SIGTERM, 5000);
 	gg_manifest_free(fx->m);
-	r = h_teardown(&fx->d, fx->dir, fx->base_self);
+	r = h_teardown(&fx->mc, &fx->d, fx->dir, fx->base_self);
 	free(fx);
 	return r;
 }

@@ -78,10 +78,8 @@ cleanup(struct fx *fx)
 {
 	int r;
 
-	if (fx->mc.pid > 0)
-		(void)h_stop(&fx->mc, SIGTERM, 5000);
 	gg_manifest_free(fx->m);
-	r = h_teardown(&fx->d, fx->dir, fx->base_self);
+	r = h_teardown(&fx->mc, &fx->d, fx->dir, fx->base_self);
 	free(fx);
 	return r;
 }

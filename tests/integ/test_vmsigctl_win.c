@@ -208,7 +208,7 @@ cleanup(struct fx *fx)
 			(void)h_stop(&fx->gs[i].mc, SIGTERM, 5000);
 		json_object_put(fx->gs[i].man);
 	}
-	r = h_teardown(&fx->d, fx->dir, fx->base_self);
+	r = h_teardown(NULL, &fx->d, fx->dir, fx->base_self);
 	free(fx);
 	return r;
 }

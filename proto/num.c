@@ -16,8 +16,11 @@ num_parse_ul(const char *s, int base, unsigned long max, unsigned long *ret)
 	char *end;
 	unsigned long v;
 
-	/* strtoul would take " 7", "+7" and "-1" (as ULONG_MAX). */
-	if (s == NULL || *s < '0' || *s > '9')
+	/* strtoul would take " 7", "+7" and "-1" (as ULONG_MAX).  A letter
+	 * may start a number of a base over 10 ("ff" in base 16); strtoul
+	 * refuses it in any other base (nothing parsed: *end is not NUL). */
+	if (s == NULL || !((*s >= '0' && *s <= '9') ||
+	    (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, base);

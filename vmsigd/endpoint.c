@@ -177,7 +177,18 @@ multicast_context(struct endpoint *ep)
 		return;
 	}
 	if ((fd = ep->reg.share_fd(ep->reg.ctx)) < 0) {
-		log_warnx("endpoint %u: no descriptor to share", ep->id);
+		/* EMFILE now need not be EMFILE in 10 ms: every holder that
+		 * wants the context is owed it, and the sendq timer retries
+		 * (endpoint_deliver) rather than leave it without one for
+		 * the whole epoch. */
+		log_warnx("endpoint %u: no descriptor to share (%s); owed to "
+		    "its holders", ep->id, strerror(-fd));
+		for (p = peer_first(); p != NULL; p = nx) {
+			nx = peer_next(p);
+			if (peer_wants(p, ep->id, VMSIG_EV_MEMCTX) &&
+			    owner_ok(ep, p))
+				sendq_owe(p, ep->id);
+		}
 		return;
 	}
 	/* The owner could write through /proc/self/fd: see owner_ok(). */
@@ -273,8 +284,10 @@ endpoint_deliver(struct endpoint *ep, struct peer *p)
 		return;
 	if ((n = pack_context(ep, ep->ctx_seq)) < 0)
 		return;
-	if ((fd = ep->reg.share_fd(ep->reg.ctx)) < 0)
+	if ((fd = ep->reg.share_fd(ep->reg.ctx)) < 0) {
+		sendq_owe(p, ep->id);	/* as in multicast_context() */
 		return;
+	}
 	sendq_offer(p, ep->id, ep->epoch, ep_buf, (size_t)n, fd);
 	(void)close(fd);
 }

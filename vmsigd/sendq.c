@@ -251,6 +251,20 @@ sendq_mark(struct peer *p, uint32_t epid, uint32_t epoch)
 }
 
 void
+sendq_owe(struct peer *p, uint32_t epid)
+{
+	struct sendq *sq = get(p);
+	struct sq_ent *e = sq != NULL ? ent(sq, epid, 1) : NULL;
+
+	if (e == NULL) {
+		peer_drop(p, "out of memory tracking its descriptors");
+		return;
+	}
+	e->owed = 1;
+	list_add(sq);
+}
+
+void
 sendq_offer(struct peer *p, uint32_t epid, uint32_t epoch, const void *buf,
     size_t len, int fd)
 {

@@ -198,6 +198,9 @@ void peer_set_sendq(struct peer *p, struct sendq *sq);
  * sent is not sent again. */
 void sendq_offer(struct peer *p, uint32_t epid, uint32_t epoch,
     const void *buf, size_t len, int fd);
+/* Remember that p is owed endpoint epid's current context (no descriptor
+ * could be made for it now); the sendq timer delivers it later. */
+void sendq_owe(struct peer *p, uint32_t epid);
 /* Whether p was sent (or refused) the context of epid for epoch. */
 int sendq_has(struct peer *p, uint32_t epid, uint32_t epoch);
 /* Mark it sent without sending (a refusal). */

@@ -221,15 +221,13 @@ ep_new(struct ep *e)
 	peer_set_endpoint(e->ad, e->ep);
 }
 
-/* The helper offers a context on a fresh (sparse) file of a size no other
- * file of this process had: MEMCTX goes out. */
-static void
-ep_ready(struct ep *e)
+/* A fresh (sparse) read-only file of a size no other file of this
+ * process had: its size tags the context it carries. */
+static int
+ep_file(struct ep *e)
 {
 	char path[256];
-	struct msg m;
 	struct stat st;
-	const char *why = NULL;
 	int fd;
 
 	(void)snprintf(path, sizeof(path), "%s/test_sendq.XXXXXX",
@@ -243,6 +241,16 @@ ep_ready(struct ep *e)
 	(void)unlink(path);
 	CHK(fstat(fd, &st) == 0);
 	e->tag = st.st_size;
+	return fd;
+}
+
+/* The helper offers the context on fd: MEMCTX goes out. */
+static void
+ep_offer(struct ep *e, int fd)
+{
+	struct msg m;
+	const char *why = NULL;
+
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_MEMCTX_READY;
 	m.fd = fd;
@@ -251,6 +259,12 @@ ep_ready(struct ep *e)
 	m.u.ready.method = "test";
 	CHK(adapter_set_context(e->a, &m, &why) == 0);
 	endpoint_context_ready(e->ep);
+}
+
+static void
+ep_ready(struct ep *e)
+{
+	ep_offer(e, ep_file(e));
 }
 
 /* The epoch moves on and the helper offers the next context. */
@@ -781,6 +795,51 @@ t_emfile_stays_owed(void **s)
 	in_a_child(child_emfile);
 }
 
+/* Out of descriptors when a new epoch's context is multicast: share_fd
+ * fails, every holder that wants it is owed it (not skipped for the whole
+ * epoch), and it is paid once descriptors are available again. */
+static void
+child_emfile_multicast(void)
+{
+	struct rlimit rl, tight;
+	int i, fd, lowest;
+
+	CHK(loop_init() == 0);
+	holder_new(&ch);
+	ep_new(&ce);
+	ep_ready(&ce);
+	holder_read(&ch);
+	CHK(ch.fdframes == 1);
+	endpoint_invalidate(ce.ep, "test");
+	for (i = 0; i < 64; i++)	/* the helper reads its Invalidate */
+		if (recv(ce.cfd, rbuf, sizeof(rbuf), MSG_DONTWAIT) < 0)
+			break;
+	fd = ep_file(&ce);
+	CHK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	lowest = dup(0);
+	CHK(lowest >= 0);
+	(void)close(lowest);
+	tight = rl;
+	tight.rlim_cur = (rlim_t)lowest;
+	CHK(setrlimit(RLIMIT_NOFILE, &tight) == 0);
+	ep_offer(&ce, fd);
+	CHK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	CHK(!peer_dead(ch.p));
+	CHK(sendq_has(ch.p, ce.id, 2));
+	holder_read(&ch);
+	CHK(ch.fdframes == 1);		/* INVALIDATED only, so far */
+	sendq_kick(ch.p);
+	holder_read(&ch);
+	CHK(ch.fdframes == 2 && ch.last_tag == ce.tag);
+}
+
+static void
+t_emfile_multicast_owed(void **s)
+{
+	(void)s;
+	in_a_child(child_emfile_multicast);
+}
+
 /* A kept socket is closed by the timer once the holder has read it (or
  * closed its end), and its uid count and descriptors go back. */
 static uid_t kept_uid;
@@ -909,6 +968,7 @@ main(void)
 		cmocka_unit_test(t_timer_pays),
 		cmocka_unit_test(t_reader_at_limit),
 		cmocka_unit_test(t_emfile_stays_owed),
+		cmocka_unit_test(t_emfile_multicast_owed),
 		cmocka_unit_test_setup(t_kept_after_drop, setup),
 		cmocka_unit_test(t_kept_closed_by_timer),
 	};

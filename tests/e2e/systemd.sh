@@ -10,6 +10,9 @@
 #     the first holder's connection starts it (socket activation);
 #   - vmsig-memctx@g1.service on a synthetic guest (tests/guestgen) delivers
 #     MEMCTX to `vmsigctl watch` run by a user of the vmsig group;
+#   - the libvirt hook, called as libvirtd calls it for a domain whose RAM
+#     file is laid out as libvirt 9.0 does, starts vmsig-memctx@dom1, which
+#     delivers MEMCTX without any capability, and stops it;
 #   - `systemctl reload vmsigd` keeps that watcher connected (same vmsigd,
 #     and the helper's next context reaches the same watcher);
 #   - `systemd-analyze security` rates both units at most 0.4.
@@ -176,6 +179,30 @@ ct systemctl start vmsig-memctx@g1.service || fail "start vmsig-memctx@g1"
 wait_for 30 "MEMCTX from vmsig-memctx@g1" has MEMCTX 1
 step "vmsig-memctx@g1: MEMCTX reached alice's watch"
 
+# --- the libvirt hook under systemd: a domain's RAM file as libvirt 9.0
+# lays it out (0644 in a 0700 directory of QEMU's user), the hook called as
+# libvirtd calls it: vmsig-memctx@dom1 reads it without any capability.
+ct useradd -r -M -s /usr/sbin/nologin libvirt-qemu
+ct sh -c 'd=/var/lib/libvirt/qemu/ram/5-dom1 && mkdir -p $d &&
+    vmsig-guestgen --out $d/pc.ram --manifest /tmp/dom1.json --size 64M \
+    >/dev/null && chown -R libvirt-qemu: $d && chmod 0700 $d &&
+    chmod 0644 $d/pc.ram' || fail "the fake libvirt RAM file"
+printf "%s\n" "<domain type='kvm' id='5'>" "  <name>dom1</name>" \
+    "  <memoryBacking>" "    <source type='file'/>" \
+    "    <access mode='shared'/>" "  </memoryBacking>" "</domain>" \
+    >"$T/dom1.xml"
+ct sh -c 'cat >/etc/vmsig/dom1.xml' <"$T/dom1.xml"
+hook() {	# operation
+	ct sh -c "/etc/libvirt/hooks/qemu.d/vmsig dom1 $1 begin - </etc/vmsig/dom1.xml"
+}
+hook started || fail "the hook (started)"
+wait_for 30 "MEMCTX of dom1 through the hook" has MEMCTX 2
+ct systemctl -q is-active vmsig-memctx@dom1.service ||
+    fail "vmsig-memctx@dom1 is not active"
+hook stopped || fail "the hook (stopped)"
+wait_for 30 "ENDPOINT_GONE of dom1" has ENDPOINT_GONE 1
+step "libvirt hook: vmsig-memctx@dom1 started and stopped"
+
 # --- the units' exposure, as this systemd rates them.
 for u in vmsigd.service vmsig-memctx@g1.service; do
 	s=$(ct systemd-analyze security "$u" 2>&1 |
@@ -193,7 +220,7 @@ kill -0 "$wpid" 2>/dev/null || fail "the watcher ended at the reload"
 [ "$(ct systemctl show -P MainPID vmsigd.service)" = "$dpid" ] ||
     fail "vmsigd was restarted, not reloaded"
 ct systemctl restart vmsig-memctx@g1.service
-wait_for 30 "a second MEMCTX on the same watcher" has MEMCTX 2
+wait_for 30 "another MEMCTX on the same watcher" has MEMCTX 3
 step "reload: the watcher stayed connected"
 
 ct journalctl -q --no-pager -u vmsigd -u 'vmsig-memctx@*' >"$T/journal.txt" 2>&1

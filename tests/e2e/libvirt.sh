@@ -233,6 +233,16 @@ wait_for 120 "the hook's helper delivers MEMCTX" has MEMCTX 1
 wait_for 120 "the guest boots" booted 1
 e1=$(epoch_of_last MEMCTX)
 step "MEMCTX epoch $e1"
+# The hook's helper: vmsig-memctx's uid, no capability left.
+hp=$(cat "$T/run/$dom.pid" 2>/dev/null)
+[ -n "$hp" ] && [ -r "/proc/$hp/status" ] || { say "FAIL: no helper pid"; exit 1; }
+huid=$(awk '/^Uid:/ { print $3 }' "/proc/$hp/status")
+hcap=$(awk '/^CapEff:/ { print $2 }' "/proc/$hp/status")
+if [ "$huid" != "$(id -u vmsig-memctx)" ] || [ "$hcap" != 0000000000000000 ]; then
+	say "FAIL: the helper runs as uid $huid with CapEff $hcap"
+	exit 1
+fi
+step "helper pid $hp: uid vmsig-memctx, no capability"
 
 # Reset: exactly one epoch bump.  The guest's second marker says it has
 # booted again; then the new context must be there and nothing else.

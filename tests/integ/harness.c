@@ -21,6 +21,7 @@
 #include <vmsig/holder.h>
 
 #include "harness.h"
+#include "../common/tproc.h"
 
 long
 h_now_ms(void)
@@ -34,12 +35,9 @@ h_now_ms(void)
 char *
 h_tmpdir(void)
 {
-	const char *base = getenv("TMPDIR");
 	char *d;
 
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if (asprintf(&d, "%s/vmsig-test.XXXXXX", base) < 0)
+	if (asprintf(&d, "%s/vmsig-test.XXXXXX", t_tmpdir()) < 0)
 		return NULL;
 	if (mkdtemp(d) == NULL) {
 		free(d);

@@ -45,6 +45,10 @@ int	t_mkdtemp(const char *templ, char *buf, size_t cap);
  */
 int	t_rmdir(const char *dir);
 
+/* utime + stime of pid in milliseconds (/proc/PID/stat fields 14 and 15),
+ * or -1. */
+long	t_cpu_ms(pid_t pid);
+
 /*
  * Inside a cmocka test: skip it, printing why, unless the process is root
  * (the test needs to create users' files or change uid).

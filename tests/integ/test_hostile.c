@@ -48,6 +48,7 @@
 #include <vmsig/memctx.h>
 
 #include "harness.h"
+#include "../common/tproc.h"
 #include "wire.h"
 
 #define RAM_SIZE	(16u << 20)
@@ -64,26 +65,6 @@ struct fx {
 	char log[4096];
 	struct h_proc d;
 };
-
-/* utime + stime of pid in milliseconds (/proc/PID/stat, fields 14, 15). */
-static long
-cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-	    &ut, &st) != 2)
-		return -1;
-	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
-}
 
 static int
 log_lines(const char *path)
@@ -354,7 +335,7 @@ unread_descriptors(struct fx *fx, int tight)
 	assert_non_null(h);
 	expect_ctx(h, 1);
 	lines0 = log_lines(fx->log);
-	cpu0 = cpu_ms(fx->d.pid);
+	cpu0 = t_cpu_ms(fx->d.pid);
 	t0 = h_now_ms();
 	for (i = 0; i < HOSTILE; i++) {
 		hfd[i] = raw_connect(h_hsock(fx->dir));
@@ -378,7 +359,7 @@ unread_descriptors(struct fx *fx, int tight)
 		vmsig_event_free(ev);
 		expect_ctx(h, (uint32_t)epoch);
 	}
-	cpu1 = cpu_ms(fx->d.pid);
+	cpu1 = t_cpu_ms(fx->d.pid);
 	/* 125 Subscribes replayed epoch 1 once; epochs 2..4 went out; the
 	 * rest is owed until the peer reads: HOLDER_FDS in all.  Tight, the
 	 * hostile ones share half the descriptor limit: 1 to HOLDER_FDS. */
@@ -519,7 +500,7 @@ t_no_hello_flood(void **state)
 	assert_int_equal(pipe2(prog, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
 	lines0 = log_lines(fx->log);
-	cpu0 = cpu_ms(fx->d.pid);
+	cpu0 = t_cpu_ms(fx->d.pid);
 	t0 = h_now_ms();
 	child.pid = fork();
 	assert_true(child.pid >= 0);
@@ -544,12 +525,12 @@ t_no_hello_flood(void **state)
 	/* connect() returns once queued on the listener: the last few
 	 * thousand may not be accepted yet.  Until vmsigd's CPU time holds
 	 * still for 200 ms (at most 10 s). */
-	cpu1 = cpu_ms(fx->d.pid);
+	cpu1 = t_cpu_ms(fx->d.pid);
 	for (st = 0, t1 = h_now_ms() + 10000; st < 2 && h_now_ms() < t1; ) {
 		long c2;
 
 		(void)poll(NULL, 0, 100);
-		c2 = cpu_ms(fx->d.pid);
+		c2 = t_cpu_ms(fx->d.pid);
 		st = c2 == cpu1 ? st + 1 : 0;
 		cpu1 = c2;
 	}
@@ -810,9 +791,9 @@ t_emfile_pause(void **state)
 		assert_true((fd[i] = raw_connect(h_asock(fx->dir))) >= 0);
 	/* Let it run into the limit, then measure a second of it. */
 	(void)poll(NULL, 0, 200);
-	cpu0 = cpu_ms(fx->d.pid);
+	cpu0 = t_cpu_ms(fx->d.pid);
 	(void)poll(NULL, 0, 1000);
-	cpu1 = cpu_ms(fx->d.pid);
+	cpu1 = t_cpu_ms(fx->d.pid);
 	lines = log_count(fx->log, "Too many open files");
 	fprintf(stderr, "EMFILE: vmsigd CPU %ld ms in 1 s at its descriptor "
 	    "limit, %d accept failures logged\n", cpu1 - cpu0, lines);

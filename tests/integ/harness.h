@@ -114,6 +114,6 @@ int h_fd_stable(pid_t pid, int timeout_ms);
  * 1 when pid is confined as both daemons must be after start-up: no
  * effective, permitted, inheritable or ambient capability (and an empty
  * bounding set when we are root, who can empty it), no_new_privs, a seccomp
- * filter.  0 otherwise, with the offending field on stderr.
+ * filter, within 5 s.  0 otherwise, with the offending field on stderr.
  */
 int h_confined(pid_t pid);

@@ -132,6 +132,15 @@ start_nofile(struct fx *fx, unsigned int nofile, const char *const extra[])
 	argv[n++] = hs;
 	argv[n++] = "--adapter-socket";
 	argv[n++] = as;
+	if (geteuid() != 0) {		/* as h_vmsigd() */
+		static char self[32];
+
+		snprintf(self, sizeof(self), "uid:%u", (unsigned)geteuid());
+		argv[n++] = "--allow-holder";
+		argv[n++] = self;
+		argv[n++] = "--allow-adapter";
+		argv[n++] = self;
+	}
 	for (; extra != NULL && *extra != NULL && n < 22; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;

@@ -83,7 +83,10 @@ class Env:
             "vmsigd", [bin_path("sbin/vmsigd"), "-f", "--holder-socket",
                        self.hsock, "--adapter-socket", self.asock,
                        "--gone-ms", "300", "--allow-writer",
-                       "uid:%d" % os.getuid()])
+                       "uid:%d" % os.getuid(),
+                       # vmsigd admits only root unless told.
+                       "--allow-holder", "uid:%d" % os.getuid(),
+                       "--allow-adapter", "uid:%d" % os.getuid()])
         wait_socket(self.hsock)
         wait_socket(self.asock)
         self.env = dict(os.environ, VMSIG_SOCKET=self.hsock)

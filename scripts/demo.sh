@@ -25,10 +25,11 @@ kcr3=$(sed -n 's/.*"kcr3":"\(0x[0-9a-f]*\)".*/\1/p' "$dir/guest.json")
 echo "   $dir/guest.ram: $(du -h "$dir/guest.ram" | cut -f1) on disk, kernel page-table root $kcr3"
 
 say "2. vmsigd (unprivileged core) and vmsig-memctx (the helper) start"
-# vmsigd admits only root unless told: admit whoever runs the demo.
+# vmsigd admits only root unless told, and gives no context to the RAM
+# file's owner: admit whoever runs the demo (and owns its guest image).
 "$B/sbin/vmsigd" -f --holder-socket "$dir/holder.sock" \
 	--adapter-socket "$dir/adapter.sock" --allow-holder "uid:$(id -u)" \
-	--allow-adapter "uid:$(id -u)" 2>"$dir/vmsigd.log" &
+	--allow-adapter "uid:$(id -u)" --deliver-to-owner 2>"$dir/vmsigd.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$dir/adapter.sock" ] && break; sleep 0.1; done
 "$B/bin/vmsigctl" --socket "$dir/holder.sock" watch --count 3 --timeout 30 \

@@ -268,8 +268,9 @@ h_vmsigd(const char *dir, const char *const extra[], struct h_proc *p)
 	argv[n++] = hs;
 	argv[n++] = "--adapter-socket";
 	argv[n++] = as;
-	/* vmsigd admits only root unless told: a test run by a user admits
-	 * that user (as vmsigd.conf(5) says an operator would). */
+	/* vmsigd admits only root unless told, and gives no context to the
+	 * RAM file's owner: a test run by a user admits that user (as
+	 * vmsigd.conf(5) says an operator would). */
 	if (geteuid() != 0) {
 		static char self[32];
 
@@ -278,6 +279,8 @@ h_vmsigd(const char *dir, const char *const extra[], struct h_proc *p)
 		argv[n++] = self;
 		argv[n++] = "--allow-adapter";
 		argv[n++] = self;
+		/* The user also owns the test's RAM files. */
+		argv[n++] = "--deliver-to-owner";
 	}
 	for (; extra != NULL && *extra != NULL && n < 46; extra++)
 		argv[n++] = *extra;

@@ -614,7 +614,7 @@ t_socket_activation(void **state)
 		char self[32];
 		char *argv[] = { sa, "--seqpacket", l1, l2,
 		    "--fdname=holder:adapter", "--setenv=ASAN_OPTIONS", bin,
-		    "-f", "--allow-holder", self, NULL };
+		    "-f", "--allow-holder", self, "--deliver-to-owner", NULL };
 
 		/* As h_vmsigd(): admit the user running the test. */
 		snprintf(self, sizeof(self), "uid:%u", (unsigned)geteuid());

@@ -493,6 +493,7 @@ test_unauthorised(void **state)
 	struct h_proc p = { .in = -1, .out = -1 };
 	int st;
 
+	t_need_root("the refused holder runs as uid 65534");
 	start(fx, NULL, writable);
 	p.pid = t_fork(20);
 	assert_true(p.pid >= 0);

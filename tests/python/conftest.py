@@ -86,7 +86,9 @@ class Env:
                        "uid:%d" % os.getuid(),
                        # vmsigd admits only root unless told.
                        "--allow-holder", "uid:%d" % os.getuid(),
-                       "--allow-adapter", "uid:%d" % os.getuid()])
+                       "--allow-adapter", "uid:%d" % os.getuid()]
+            # ... nor gives a context to the RAM file's owner.
+            + (["--deliver-to-owner"] if os.geteuid() != 0 else []))
         wait_socket(self.hsock)
         wait_socket(self.asock)
         self.env = dict(os.environ, VMSIG_SOCKET=self.hsock)

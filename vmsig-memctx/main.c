@@ -159,8 +159,8 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 	if (optind != argc || (!o->print_sandbox && ((g->path == NULL && o->qemu_pid == 0) ||
 	    o->link.path == NULL || o->link.endpoint == 0))) {
 		usage(stderr);
-		fprintf(stderr, "--endpoint, --ram (or --qemu-pid) and --connect "
-		    "are needed\n");
+		fprintf(stderr, "vmsig-memctx: --endpoint, --ram (or --qemu-pid) "
+		    "and --connect are needed\n");
 		exit(EXIT_MEMCTX_USAGE);
 	}
 	if (g->qmp_path == NULL && (g->method == KCR3_QMP ||

@@ -382,8 +382,18 @@ discover(struct guest *g)
 	const char *why = "";
 	int code, r;
 
-	if ((r = guest_bootstrap(g, &code, &why)) < 0)
+	if ((r = guest_bootstrap(g, &code, &why)) < 0) {
+		/* A QEMU session whose guest has not enabled paging or
+		 * settled its kernel tables yet (a libvirt hook starts us as
+		 * the domain starts): the loop retries at every tick, as it
+		 * does after a reset.  Without QMP nothing tells us the guest
+		 * is still booting, so that stays fatal (exit status 5). */
+		if (g->qmp_path != NULL && code == EXIT_MEMCTX_NOKCR3) {
+			log_info("%s: %s; waiting for the guest", g->path, why);
+			return;
+		}
 		fatalx_code(code, "%s: %s (%s)", g->path, why, strerror(-r));
+	}
 }
 
 struct state {

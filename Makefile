@@ -244,7 +244,8 @@ install: all install-python
 	ln -sf libvmsig-holder.so.0 $(DESTDIR)$(LIBDIR)/libvmsig-holder.so
 	install -m 644 include/vmsig/*.h $(DESTDIR)$(INCDIR)/vmsig/
 	install -m 644 proto/vmsig.proto $(DESTDIR)$(PREFIX)/share/vmsig/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' dist/libvmsig-holder.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	  -e 's|@INCDIR@|$(INCDIR)|g' dist/libvmsig-holder.pc.in \
 	  > $(DESTDIR)$(LIBDIR)/pkgconfig/libvmsig-holder.pc
 	for m in $(MANPAGES); do s=$${m##*.}; \
 	  install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
@@ -268,8 +269,11 @@ clean:
 
 # The Python package (check-python, bench-python, install-python).
 include python/python.mk
+# Deployment: install-deploy (multiarch pkg-config, /etc/vmsig, the libvirt
+# hook, man page links), deb, check-e2e (real libvirt, real systemd).
+include dist/deploy.mk
 
 # Objects of test programs are intermediates of a chain; keep them.
 .SECONDARY:
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f 2>/dev/null)

@@ -4,9 +4,10 @@
  * loop: it accepts holders and adapters on two listening AF_UNIX
  * SOCK_SEQPACKET sockets it got before confinement, moves frames and fds
  * with sendmsg/recvmsg, checks received fds (fcntl F_GETFL, fstat), hands
- * out dups of them, keeps lease timers (timerfd), takes SIGTERM through a
- * signalfd and logs to stderr or a syslog socket connected before.  It opens
- * no file, creates no socket and executes nothing, so openat, socket,
+ * out dups of them, keeps lease timers (timerfd), takes SIGTERM and SIGHUP
+ * through a signalfd, rereads its config file on SIGHUP with pread from the
+ * descriptor it kept open, and logs to stderr or a syslog socket connected
+ * before.  It opens no file, creates no socket and executes nothing, so openat, socket,
  * connect and execve are absent.  unlink is there only to remove its own
  * socket files at exit, and Landlock confines it to their directories
  * (sandbox.h).  Everything else absent (ptrace, process_vm_*, bpf, keyctl,
@@ -79,6 +80,8 @@ static const struct seccomp_rule vmsigd_rules[] = {
 	ALLOW(timerfd_create, "core: lease expiry timers"),
 	ALLOW(timerfd_settime, "core: arm and disarm lease timers"),
 	ALLOW(read, "core: timerfd expirations, signalfd records"),
+	ALLOW(pread64, "SIGHUP: vmsigd.conf again from the fd kept open "
+	    "since start-up (no open after it)"),
 	ALLOW(signalfd4, "core: SIGTERM/SIGINT as an fd in the loop"),
 	ALLOW(rt_sigprocmask, "core: block signals for signalfd; glibc"),
 	ALLOW(rt_sigreturn, "kernel: return from any signal handler"),

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vmsig/version.h>
+
 #include "daemon.h"
 #include "log.h"
 #include "num.h"
@@ -88,7 +90,7 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 {
 	enum { O_EP = 256, O_RAM, O_CONN, O_LOW, O_SEG, O_MACH, O_KCR3, O_WR,
 	    O_REVAL, O_USER, O_GROUP, O_PRINT, O_SELF, O_HELP, O_QMP, O_QID,
-	    O_PAGING, O_QPID, O_ROWN };
+	    O_PAGING, O_QPID, O_ROWN, O_VERSION };
 	static const struct option lo[] = {
 		{ "endpoint", required_argument, NULL, O_EP },
 		{ "ram", required_argument, NULL, O_RAM },
@@ -109,6 +111,7 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 		{ "paging", required_argument, NULL, O_PAGING },
 		{ "qemu-pid", required_argument, NULL, O_QPID },
 		{ "ram-owner", required_argument, NULL, O_ROWN },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *why = "";
@@ -153,6 +156,8 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 		case 'd': o->verbose++; break;
 		case 's': o->use_syslog = 1; break;
 		case 'h': case O_HELP: usage(stdout); exit(0);
+		case O_VERSION: printf("vmsig-memctx %s\n", VMSIG_VERSION);
+			exit(0);
 		default: usage(stderr); exit(EXIT_MEMCTX_USAGE);
 		}
 	}

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vmsig/version.h>
+
 #include "vmsigctl.h"
 
 /* Every command needs an answer quickly or not at all. */
@@ -453,6 +455,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket = default_socket();
@@ -467,6 +470,9 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage_all(stdout);
+			return CTL_OK;
+		case 'V':
+			printf("vmsigctl %s\n", VMSIG_VERSION);
 			return CTL_OK;
 		default:
 			usage_all(stderr);

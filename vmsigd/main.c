@@ -6,10 +6,13 @@
  *   drop groups, gid and uid (--user, when started as root) →
  *   clear every capability → no-new-privs, not dumpable →
  *   Landlock (no filesystem rights) → seccomp → the loop.
+ * The config file stays open (read-only) so that SIGHUP can read it again
+ * with pread: the confined core opens no file.
  *
  * Runs in: vmsigd
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <pwd.h>
@@ -20,7 +23,10 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <vmsig/version.h>
 
 #include "log.h"
 #include "num.h"
@@ -33,20 +39,21 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: vmsigd [-f] [-d] [-s] [--holder-socket PATH] [--adapter-socket PATH]\n"
+"usage: vmsigd [-fdsn] [--holder-socket PATH] [--adapter-socket PATH]\n"
 "              [--user NAME] [--config FILE] [--allow-holder ENTRY]\n"
 "              [--allow-writer ENTRY] [--allow-adapter ENTRY]\n"
 "              [--queue-frames N] [--queue-bytes N] [--gone-ms N]\n"
 "              [--max-connections-per-uid N] [--hello-timeout-ms N]\n"
 "              [--holder-fds N] [--deliver-to-owner]\n"
-"              [--print-sandbox] [--sandbox-selftest SYSCALL]\n"
+"              [--print-sandbox] [--sandbox-selftest SYSCALL] [--version]\n"
 "  -f  stay in the foreground      -d  debug log\n"
 "  -s  log to syslog (the default in the background)\n"
+"  -n  check the configuration and the command line, then exit\n"
 "  ENTRY: uid:N gid:N user:NAME group:NAME none   (see vmsigd(8))\n");
 }
 
 struct opts {
-	int foreground, verbose, use_syslog, print_sandbox;
+	int foreground, verbose, use_syslog, print_sandbox, check;
 	const char *user, *config, *selftest;
 	struct listen_cfg lc;
 };
@@ -84,7 +91,7 @@ parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_HS = 256, O_AS, O_USER, O_CONF, O_AH, O_AW, O_AA, O_QF, O_QB,
 	    O_GONE, O_PRINT, O_SELF, O_HELP, O_MAXC, O_HELLO, O_HFDS,
-	    O_OWNER };
+	    O_OWNER, O_VERSION };
 	static const struct option lo[] = {
 		{ "holder-socket", required_argument, NULL, O_HS },
 		{ "adapter-socket", required_argument, NULL, O_AS },
@@ -103,15 +110,17 @@ parse(int argc, char **argv, struct opts *o)
 		{ "print-sandbox", no_argument, NULL, O_PRINT },
 		{ "sandbox-selftest", required_argument, NULL, O_SELF },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "fdsh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fdsnh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = 1; break;
 		case 'd': o->verbose++; break;
 		case 's': o->use_syslog = 1; break;
+		case 'n': o->check = 1; break;
 		case O_HS: o->lc.path[SOCK_HOLDER] = optarg; break;
 		case O_AS: o->lc.path[SOCK_ADAPTER] = optarg; break;
 		case O_USER: o->user = optarg; break;
@@ -132,6 +141,7 @@ parse(int argc, char **argv, struct opts *o)
 		case O_PRINT: o->print_sandbox = 1; break;
 		case O_SELF: o->selftest = optarg; break;
 		case 'h': case O_HELP: usage(stdout); exit(0);
+		case O_VERSION: printf("vmsigd %s\n", VMSIG_VERSION); exit(0);
 		default: usage(stderr); exit(2);
 		}
 	}
@@ -139,6 +149,7 @@ parse(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		exit(2);
 	}
+	policy_cmdline_done();
 }
 
 /*
@@ -172,15 +183,64 @@ raise_nofile(void)
 	}
 }
 
+/* The config file, open since start-up, for SIGHUP; -1 without one. */
+static int conf_fd = -1;
+static const char *conf_path;
+
+/*
+ * SIGHUP: the file again, from the descriptor kept open (no open(2) after
+ * start-up).  Connected peers stay; the new policy governs what they and
+ * new connections ask from now on.  A file that does not parse changes
+ * nothing; a file renamed over ours is not what we read, so we say so.
+ */
+static void
+reload(void)
+{
+	struct stat st;
+	const char *why = "";
+	int r, line = 0;
+
+	if (conf_fd == -1) {
+		log_info("reload: no --config; nothing to reload");
+		return;
+	}
+	if (fstat(conf_fd, &st) == 0 && st.st_nlink == 0) {
+		log_warnx("reload: %s was replaced or removed since start-up; "
+		    "vmsigd can only read the file it opened then (it opens "
+		    "no file once confined): restart vmsigd to read the new "
+		    "file; keeping the current policy", conf_path);
+		return;
+	}
+	r = policy_read(conf_fd, conf_path, &line, &why);
+	if (r < 0 && line > 0)
+		log_warnx("reload: %s line %d: %s; keeping the current policy",
+		    conf_path, line, why);
+	else if (r < 0)
+		log_warnx("reload: %s: %s (%s); keeping the current policy",
+		    conf_path, why, strerror(-r));
+	else
+		log_info("reload: policy from %s (%d rules)", conf_path, r);
+}
+
 static void
 on_signal(struct loop_src *src, uint32_t events)
 {
 	struct signalfd_siginfo si;
+	int n;
 
 	(void)events;
-	if (read(src->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+	/* Bounded: the signalfd holds at most one record per signal. */
+	for (n = 0; n < 8; n++) {
+		if (read(src->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			return;
+		if (si.ssi_signo == SIGHUP) {
+			reload();
+			continue;
+		}
 		log_info("signal %u: stopping", si.ssi_signo);
-	loop_quit();
+		loop_quit();
+		return;
+	}
 }
 
 /* Signals arrive on the loop as a descriptor: no async handlers at all. */
@@ -221,6 +281,23 @@ confine_fs(const struct listen_cfg *lc)
 	return landlock_restrict_remove(dirs, n);
 }
 
+/* -n: the verdict on the configuration, on stdout; the exit status. */
+static int
+check_report(const char *path, int line, const char *why, int r)
+{
+	if (path == NULL)
+		path = "command line";
+	if (r == 0) {
+		printf("%s: ok\n", path);
+		return 0;
+	}
+	if (line > 0)
+		printf("%s line %d: %s\n", path, line, why);
+	else
+		printf("%s: %s: %s\n", path, why, strerror(-r));
+	return 1;
+}
+
 /* --sandbox-selftest: the call should end us by SIGSYS. */
 static int
 selftest(const char *name)
@@ -254,8 +331,25 @@ main(int argc, char **argv)
 		return seccomp_vmsigd_print(STDOUT_FILENO) < 0;
 	log_init("vmsigd", LOG_LVL_INFO + o.verbose, o.use_syslog ||
 	    !o.foreground);
-	if (o.config != NULL && policy_load(o.config, &line, &why) < 0)
-		fatalx("%s, line %d: %s", o.config, line, why);
+	/* Kept open for SIGHUP: after confinement no file can be opened. */
+	if (o.config != NULL && (conf_fd = open(o.config, O_RDONLY |
+	    O_CLOEXEC)) == -1) {
+		r = -errno;
+		if (o.check)
+			return check_report(o.config, 0, "cannot open", r);
+		fatalx("%s: cannot open: %s", o.config, strerror(-r));
+	}
+	conf_path = o.config;
+	if (conf_fd != -1 && (r = policy_read(conf_fd, o.config, &line,
+	    &why)) < 0) {
+		if (o.check)
+			return check_report(o.config, line, why, r);
+		if (line > 0)
+			fatalx("%s, line %d: %s", o.config, line, why);
+		fatalx("%s: %s: %s", o.config, why, strerror(-r));
+	}
+	if (o.check)
+		return check_report(o.config, 0, NULL, 0);
 	/* Resolve the user now: after the drop, /etc is out of reach. */
 	if (o.user != NULL && (r = privdrop_lookup(o.user, NULL, &su)) < 0)
 		fatalx("--user %s: %s", o.user, strerror(-r));
@@ -294,6 +388,7 @@ main(int argc, char **argv)
 	counters.uid = getuid();
 	if ((r = seccomp_vmsigd_load()) < 0)
 		fatalx("seccomp: %s", strerror(-r));
+	policy_seal();
 	if (o.selftest != NULL)
 		return selftest(o.selftest);
 

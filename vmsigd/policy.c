@@ -12,6 +12,13 @@
  * Each entry keeps a label ("holders user:alice (vmsigd.conf:3)") that a
  * peer carries as the rule that admitted it, for Status.
  *
+ * The file is read from a descriptor opened at start-up, at start-up and
+ * again on SIGHUP (policy_read): the command line's entries first, then the
+ * file's, into a table swapped in only when the whole file parses.  A
+ * setting given on the command line wins over the file's.  The confined
+ * core cannot resolve names, so a reload reuses what start-up resolved and
+ * refuses a name it did not see then.
+ *
  * The same file sets the limits of unauthenticated and hostile peers
  * (struct vmsigd_limits): connections per uid, the Hello deadline, the
  * descriptors in flight per holder, delivery to a RAM file's owner.
@@ -20,6 +27,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,10 +58,27 @@ static const char *const rule_names[POLICY__MAX] = {
 	[POLICY_ADAPTERS] = "adapters",
 };
 
-static struct {
+struct rule_tab {
 	struct policy_entry e[POLICY_MAX];
 	unsigned int n;
-} rules[POLICY__MAX];
+};
+
+static struct rule_tab rules[POLICY__MAX];
+/* The command line's entries and settings, the base of every reload. */
+static struct rule_tab cmd_rules[POLICY__MAX];
+static struct vmsigd_limits cmd_limits;
+/* Settings the command line gave (bit per setting): the file's yield. */
+static unsigned int cmd_set;
+static int reading_file, cmd_done, policy_sealed;
+
+/* Names resolved at start-up, reused by a reload (no /etc after that). */
+#define NAMES_MAX	32
+static struct {
+	char text[72];
+	unsigned int n;
+	struct { int is_gid; unsigned int id; } id[POLICY_MAX];
+} names[NAMES_MAX];
+static unsigned int nnames;
 static const char *policy_why = "";
 /* Where the entries being added come from, for their labels. */
 static char policy_src[64] = "command line";
@@ -134,18 +159,72 @@ policy_add(enum policy_rule rule, const char *entry, const char **ret_why)
 	return r;
 }
 
+/* Remember what entry resolved to: the entries rule gained from n0 on. */
+static void
+name_remember(enum policy_rule rule, const char *entry, unsigned int n0)
+{
+	unsigned int i;
+
+	if (nnames >= NAMES_MAX || strlen(entry) >= sizeof(names[0].text))
+		return;
+	(void)snprintf(names[nnames].text, sizeof(names[0].text), "%s", entry);
+	for (i = n0; i < rules[rule].n; i++) {
+		names[nnames].id[i - n0].is_gid = rules[rule].e[i].is_gid;
+		names[nnames].id[i - n0].id = rules[rule].e[i].id;
+	}
+	names[nnames++].n = rules[rule].n - n0;
+}
+
+/* A name after start-up: what start-up resolved, or a refusal. */
+static int
+name_reuse(enum policy_rule rule, const char *entry, const char **ret_why)
+{
+	unsigned int i, k;
+	int r = 0;
+
+	for (i = 0; i < nnames; i++) {
+		if (strcmp(names[i].text, entry) != 0)
+			continue;
+		for (k = 0; r == 0 && k < names[i].n; k++)
+			r = push_why(rule, names[i].id[k].is_gid,
+			    names[i].id[k].id, ret_why);
+		return r;
+	}
+	*ret_why = "a name vmsigd did not resolve at start-up (it cannot read "
+	    "/etc now); restart vmsigd or use uid:N/gid:N";
+	return -EINVAL;
+}
+
+static int resolve(enum policy_rule rule, const char *entry,
+    const char **ret_why);
+
 static int
 add_entry(enum policy_rule rule, const char *entry, const char **ret_why)
 {
-	unsigned int id;
+	unsigned int id, n0 = rules[rule].n;
+	int r;
 
 	*ret_why = "";
 	if (strcmp(entry, "none") == 0)
 		return 0;
+	if (strncmp(entry, "user:", 5) == 0 || strncmp(entry, "group:", 6) == 0) {
+		if (policy_sealed)
+			return name_reuse(rule, entry, ret_why);
+		if ((r = resolve(rule, entry, ret_why)) == 0)
+			name_remember(rule, entry, n0);
+		return r;
+	}
 	if (strncmp(entry, "uid:", 4) == 0 && parse_id(entry + 4, &id) == 0)
 		return push_why(rule, 0, id, ret_why);
 	if (strncmp(entry, "gid:", 4) == 0 && parse_id(entry + 4, &id) == 0)
 		return push_why(rule, 1, id, ret_why);
+	*ret_why = "expected uid:N, gid:N, user:NAME, group:NAME or none";
+	return -EINVAL;
+}
+
+static int
+resolve(enum policy_rule rule, const char *entry, const char **ret_why)
+{
 	if (strncmp(entry, "user:", 5) == 0) {
 		struct passwd *pw = getpwnam(entry + 5);
 
@@ -165,10 +244,8 @@ add_entry(enum policy_rule rule, const char *entry, const char **ret_why)
 				*ret_why = policy_why;
 			return r;
 		}
-		*ret_why = "no such group";
-		return -EINVAL;
 	}
-	*ret_why = "expected uid:N, gid:N, user:NAME, group:NAME or none";
+	*ret_why = "no such group";
 	return -EINVAL;
 }
 
@@ -191,26 +268,48 @@ set_number(const char *v, unsigned long max, unsigned int *ret)
 	return 0;
 }
 
+/* A setting: applied, unless the file gives one the command line gave. */
+static int
+set_one(unsigned int bit, int r, unsigned int v, unsigned int *dst)
+{
+	if (r < 0)
+		return r;
+	if (reading_file && (cmd_set & bit))
+		return 0;
+	if (!reading_file)
+		cmd_set |= bit;
+	*dst = v;
+	return 0;
+}
+
 int
 policy_set(const char *name, const char *value, const char **ret_why)
 {
+	unsigned int v = 0;
+	int r;
+
 	if (strcmp(name, "max-connections-per-uid") == 0) {
 		*ret_why = "max-connections-per-uid: a number in 1..1048576";
-		return set_number(value, 1ul << 20, &limits.conn_per_uid);
+		r = set_number(value, 1ul << 20, &v);
+		return set_one(1u, r, v, &limits.conn_per_uid);
 	}
 	if (strcmp(name, "hello-timeout-ms") == 0) {
 		*ret_why = "hello-timeout-ms: a number in 1..600000";
-		return set_number(value, 600000, &limits.hello_ms);
+		r = set_number(value, 600000, &v);
+		return set_one(2u, r, v, &limits.hello_ms);
 	}
 	if (strcmp(name, "holder-fds") == 0) {
 		*ret_why = "holder-fds: a number in 1..1024";
-		return set_number(value, 1024, &limits.peer_fds);
+		r = set_number(value, 1024, &v);
+		return set_one(4u, r, v, &limits.peer_fds);
 	}
 	if (strcmp(name, "deliver-to-owner") == 0) {
 		*ret_why = "deliver-to-owner: yes or no";
 		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
 			return -EINVAL;
-		limits.deliver_to_owner = strcmp(value, "yes") == 0;
+		v = (unsigned int)limits.deliver_to_owner;
+		(void)set_one(8u, 0, strcmp(value, "yes") == 0, &v);
+		limits.deliver_to_owner = (int)v;
 		return 0;
 	}
 	*ret_why = "expected holders, writers, adapters, "
@@ -246,18 +345,14 @@ load_line(char *line, const char **ret_why)
 	return 0;
 }
 
-int
-policy_load(const char *path, int *ret_line, const char **ret_why)
+/* Parse a whole file's bytes into the table. */
+static int
+load_stream(FILE *f, const char *path, int *ret_line, const char **ret_why)
 {
 	char line[1024];
-	FILE *f = fopen(path, "re");
 	int n = 0, r = 0;
 
-	if (f == NULL) {
-		*ret_why = "cannot open";
-		return -errno;
-	}
-	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
+	while (r == 0 && n < INT_MAX && fgets(line, sizeof(line), f) != NULL) {
 		n++;
 		(void)snprintf(policy_src, sizeof(policy_src), "%s:%d",
 		    basename_of(path), n);
@@ -268,10 +363,94 @@ policy_load(const char *path, int *ret_line, const char **ret_why)
 		}
 		r = load_line(line, ret_why);
 	}
-	(void)fclose(f);
-	(void)snprintf(policy_src, sizeof(policy_src), "command line");
 	*ret_line = n;
 	return r;
+}
+
+/* The file's bytes from offset 0 (pread: no offset shared with anyone). */
+static int
+read_all(int fd, char *buf, size_t cap, size_t *ret_len, const char **ret_why)
+{
+	size_t len = 0;
+	ssize_t k = 1;
+
+	while (k > 0 && len < cap) {
+		k = pread(fd, buf + len, cap - len, (off_t)len);
+		if (k < 0 && errno == EINTR)
+			k = 1;
+		else if (k < 0) {
+			*ret_why = "cannot read";
+			return -errno;
+		} else
+			len += (size_t)k;
+	}
+	if (len == cap) {
+		*ret_why = "larger than 64 KiB";
+		return -EFBIG;
+	}
+	*ret_len = len;
+	return 0;
+}
+
+void
+policy_cmdline_done(void)
+{
+	memcpy(cmd_rules, rules, sizeof(rules));
+	cmd_limits = limits;
+	cmd_done = 1;
+}
+
+void
+policy_seal(void)
+{
+	policy_sealed = 1;
+}
+
+int
+policy_read(int fd, const char *path, int *ret_line, const char **ret_why)
+{
+	static char buf[65536];
+	static struct rule_tab old[POLICY__MAX];
+	struct vmsigd_limits old_limits = limits;
+	size_t len = 0;
+	FILE *f = NULL;
+	unsigned int i, total = 0;
+	int r;
+
+	*ret_line = 0;
+	*ret_why = "";
+	if (!cmd_done)
+		policy_cmdline_done();
+	if ((r = read_all(fd, buf, sizeof(buf), &len, ret_why)) < 0)
+		return r;
+	if (len > 0 && (f = fmemopen(buf, len, "r")) == NULL) {
+		*ret_why = "out of memory";
+		return -ENOMEM;
+	}
+	memcpy(old, rules, sizeof(rules));
+	memcpy(rules, cmd_rules, sizeof(rules));
+	limits.conn_per_uid = cmd_limits.conn_per_uid;
+	limits.hello_ms = cmd_limits.hello_ms;
+	limits.peer_fds = cmd_limits.peer_fds;
+	limits.deliver_to_owner = cmd_limits.deliver_to_owner;
+	reading_file = 1;
+	r = f != NULL ? load_stream(f, path, ret_line, ret_why) : 0;
+	reading_file = 0;
+	if (f != NULL)
+		(void)fclose(f);
+	(void)snprintf(policy_src, sizeof(policy_src), "command line");
+	if (r < 0) {
+		memcpy(rules, old, sizeof(rules));
+		limits = old_limits;
+		return r;
+	}
+	if (policy_sealed)
+		policy_defaults(0);
+	if (limits.conn_total != 0 && limits.conn_per_uid > limits.conn_total)
+		limits.conn_per_uid = limits.conn_total;
+	for (i = 0; i < POLICY__MAX; i++)
+		total += rules[i].n;
+	return (int)total;
 }
 
 void

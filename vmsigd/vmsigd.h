@@ -323,8 +323,16 @@ enum policy_rule { POLICY_HOLDERS, POLICY_WRITERS, POLICY_ADAPTERS,
 /* Add "uid:N", "gid:N", "user:NAME", "group:NAME" (or "none") to a rule.
  * Names are resolved now.  0 or -EINVAL with *ret_why. */
 int policy_add(enum policy_rule rule, const char *entry, const char **ret_why);
-/* Read vmsigd.conf(5).  0 or -errno; *ret_line is the bad line. */
-int policy_load(const char *path, int *ret_line, const char **ret_why);
+/* The command line's entries and settings are all in: the base that every
+ * policy_read() starts from (a setting given there wins over the file). */
+void policy_cmdline_done(void);
+/* Start-up is over: names are no longer resolved, a read adds defaults. */
+void policy_seal(void);
+/* Read vmsigd.conf(5) (path names it in labels and errors) from fd at
+ * offset 0 into a fresh table on top of the command line's, swapped in
+ * only when it all parses.  The number of entries, or -errno with
+ * *ret_line (the bad line, 0 when none) and *ret_why; nothing changed. */
+int policy_read(int fd, const char *path, int *ret_line, const char **ret_why);
 /* Fill the defaults of rules nothing was said about. */
 void policy_defaults(uid_t self);
 /* 1 if p may act under rule; otherwise sends Error{EPERM} naming the rule

@@ -53,7 +53,8 @@ struct peer {
 	size_t qbytes;
 	uint64_t sent;
 	uint64_t since_ms;		/* accepted at */
-	const char *rule;		/* the policy entry that admitted it */
+	char rule[96];		/* the policy entry that admitted it: a copy,
+				 * since a reload (SIGHUP) rewrites the table */
 	struct sendq *sq;		/* sendq.c: descriptors in flight */
 };
 
@@ -398,13 +399,14 @@ peer_since_ms(const struct peer *p)
 const char *
 peer_rule(const struct peer *p)
 {
-	return p->rule != NULL ? p->rule : "";
+	return p->rule;
 }
 
 void
 peer_set_rule(struct peer *p, const char *rule)
 {
-	p->rule = rule;
+	(void)snprintf(p->rule, sizeof(p->rule), "%s", rule != NULL ? rule :
+	    "");
 }
 
 struct sendq *

@@ -37,6 +37,7 @@
 
 #include "log.h"
 #include "wire.h"
+#include "../common/corefix.h"
 #include "../common/tproc.h"
 #include "../../vmsigd/vmsigd.h"
 
@@ -47,13 +48,12 @@ struct counters counters;
 
 static int in_child;
 static int err_fd = 2;
-static void cap_restore(void);
 
 /* In a child a failed check must end the child, not longjmp into cmocka's
  * runner (which would run the rest of the suite a second time). */
 #define CHK(c) do {							\
 	if (!(c)) {							\
-		cap_restore();					\
+		cf_cap_restore();					\
 		if (in_child) {						\
 			dprintf(err_fd, "%s:%d: check failed: %s\n",	\
 			    __FILE__, __LINE__, #c);			\
@@ -67,53 +67,8 @@ static void cap_restore(void);
 static unsigned char rbuf[VMSIG_FRAME_MAX];
 static struct wire_arena *arena;
 
-/* ---- log capture ------------------------------------------------------- */
-static int cap_mem = -1, cap_saved = -1;
+/* ---- log capture (tests/common/corefix.c) ---------------------------- */
 static char cap_text[65536];
-
-static void
-cap_begin(void)
-{
-	cap_mem = memfd_create("log", MFD_CLOEXEC);
-	CHK(cap_mem >= 0);
-	cap_saved = dup(2);
-	CHK(cap_saved >= 0);
-	CHK(dup2(cap_mem, 2) == 2);
-}
-
-static void
-cap_restore(void)
-{
-	if (cap_saved < 0)
-		return;
-	(void)dup2(cap_saved, 2);
-	(void)close(cap_saved);
-	cap_saved = -1;
-}
-
-static const char *
-cap_end(void)
-{
-	ssize_t n;
-
-	cap_restore();
-	n = pread(cap_mem, cap_text, sizeof(cap_text) - 1, 0);
-	cap_text[n > 0 ? n : 0] = '\0';
-	(void)close(cap_mem);
-	return cap_text;
-}
-
-static unsigned int
-count_of(const char *hay, const char *needle)
-{
-	unsigned int n = 0;
-
-	while ((hay = strstr(hay, needle)) != NULL && n < 100000) {
-		n++;
-		hay += strlen(needle);
-	}
-	return n;
-}
 
 /* ---- helpers ----------------------------------------------------------- */
 static int
@@ -413,23 +368,23 @@ t_refusal_log_limited(void **s)
 
 	(void)s;
 	wait_ms(1010);
-	cap_begin();
+	CHK(cf_cap_begin() == 0);
 	t0 = loop_now_ms();
 	for (i = 0; i < 40; i++)
 		(void)close(conn(SOCK_ADAPTER, &p));
-	log = cap_end();
+	log = cf_cap_end(cap_text, sizeof(cap_text));
 	if (loop_now_ms() - t0 >= 1000)
 		skip();		/* the burst outlasted its window */
-	CHK(count_of(log, "adapter socket: refused pid") == 5);
+	CHK(cf_count_of(log, "adapter socket: refused pid") == 5);
 	/* Only the first may speak of earlier tests' held-back lines. */
-	CHK(count_of(log, "not logged)") <= 1);
+	CHK(cf_count_of(log, "not logged)") <= 1);
 	CHK(strchr(log, '\n') != NULL && (strstr(log, "not logged)") ==
 	    NULL || strstr(log, "not logged)") < strchr(log, '\n')));
 	wait_ms(1010);
-	cap_begin();
+	CHK(cf_cap_begin() == 0);
 	(void)close(conn(SOCK_ADAPTER, &p));
-	log = cap_end();
-	CHK(count_of(log, "adapter socket: refused pid") == 1);
+	log = cf_cap_end(cap_text, sizeof(cap_text));
+	CHK(cf_count_of(log, "adapter socket: refused pid") == 1);
 	CHK(strstr(log, "(and 35 refusals not logged)") != NULL);
 	CHK(strstr(log, "does not admit uid") != NULL);
 }

@@ -39,6 +39,7 @@
 #include <linux/sockios.h>
 
 #include "log.h"
+#include "../common/corefix.h"
 #include "../common/tproc.h"
 #include "wire.h"
 #include "../../vmsigd/vmsigd.h"
@@ -51,11 +52,9 @@ struct counters counters;
 static int in_child;
 static int err_fd = 2;
 
-static void cap_restore(void);
-
 #define CHK(c) do {							\
 	if (!(c)) {							\
-		cap_restore();					\
+		cf_cap_restore();					\
 		if (in_child) {						\
 			dprintf(err_fd, "%s:%d: check failed: %s\n",	\
 			    __FILE__, __LINE__, #c);			\
@@ -70,55 +69,8 @@ static unsigned char rbuf[VMSIG_FRAME_MAX];
 static uint32_t next_ep = 100;
 static unsigned int next_file;	/* a size per RAM file */
 
-/* ---- log capture ------------------------------------------------------- */
-static int cap_mem = -1, cap_saved = -1;
+/* ---- log capture (tests/common/corefix.c) ---------------------------- */
 static char cap_text[8192];
-
-static void
-cap_begin(void)
-{
-	cap_mem = memfd_create("log", MFD_CLOEXEC);
-	CHK(cap_mem >= 0);
-	cap_saved = dup(2);
-	CHK(cap_saved >= 0);
-	CHK(dup2(cap_mem, 2) == 2);
-}
-
-/* A failed check while capturing must still be seen. */
-static void
-cap_restore(void)
-{
-	if (cap_saved < 0)
-		return;
-	(void)dup2(cap_saved, 2);
-	(void)close(cap_saved);
-	cap_saved = -1;
-}
-
-/* Stop capturing; cap_text holds what was logged. */
-static const char *
-cap_end(void)
-{
-	ssize_t n;
-
-	cap_restore();
-	n = pread(cap_mem, cap_text, sizeof(cap_text) - 1, 0);
-	cap_text[n > 0 ? n : 0] = '\0';
-	(void)close(cap_mem);
-	return cap_text;
-}
-
-static unsigned int
-count_of(const char *hay, const char *needle)
-{
-	unsigned int n = 0;
-
-	while ((hay = strstr(hay, needle)) != NULL && n < 1000) {
-		n++;
-		hay += strlen(needle);
-	}
-	return n;
-}
 
 /* ---- holders and the helper's proxy ------------------------------------ */
 struct holder {
@@ -530,7 +482,7 @@ t_global_reserve(void **s)
 	holder_new(&good);
 	holder_new(&bad);		/* first in the multicast */
 	ep_new(&e);
-	cap_begin();
+	CHK(cf_cap_begin() == 0);
 	ep_ready(&e);
 	holder_read(&good);
 	for (i = 0; i < 8; i++) {
@@ -543,11 +495,11 @@ t_global_reserve(void **s)
 		holder_read(&good);
 		CHK(good.last_tag == e.tag);
 	}
-	log = cap_end();
+	log = cf_cap_end(cap_text, sizeof(cap_text));
 	CHK(good.fdframes == 9);
 	CHK(!peer_dead(bad.p) && !peer_dead(good.p));
 	CHK(sendq_has(bad.p, e.id, 9));	/* owed */
-	CHK(count_of(log, "the limit: deferring contexts") == 1);
+	CHK(cf_count_of(log, "the limit: deferring contexts") == 1);
 	/* A holder arriving at the limit with an empty socket is served
 	 * from the reserve at once.  (good goes first: its socket is empty,
 	 * so a sweep could take its count back and put us below the limit.) */
@@ -925,7 +877,7 @@ child_toomanyrefs(void)
 	limits.fds_total = 1000;
 	holder_new(&ch);
 	ep_new(&ce);
-	cap_begin();
+	CHK(cf_cap_begin() == 0);
 	ep_ready(&ce);
 	for (i = 0; i < 200 && hit < 4; i++) {
 		sent = sendq_inflight();
@@ -936,9 +888,9 @@ child_toomanyrefs(void)
 		}
 		CHK(!peer_dead(ch.p));
 	}
-	log = cap_end();
+	log = cf_cap_end(cap_text, sizeof(cap_text));
 	CHK(hit == 4);
-	CHK(count_of(log, "(ETOOMANYREFS); deferring") == 1);
+	CHK(cf_count_of(log, "(ETOOMANYREFS); deferring") == 1);
 	holder_read(&ch);
 	CHK(ch.fdframes == sendq_inflight());
 	CHK(ch.fdframes > 60 && ch.last_tag != ce.tag);

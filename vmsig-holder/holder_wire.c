@@ -215,6 +215,7 @@ status_endpoint(const Vmsig__V1__EndpointStatus *w,
 	s->lease_expires_ms = w->lease_expires_ms;
 	s->events = w->events;
 	s->invalidations = w->invalidations;
+	copy_str(s->name, sizeof(s->name), w->name);
 	if (loc == NULL)
 		return 0;
 	if (loc->n_segs > VMSIG_SEGS_MAX)

@@ -198,7 +198,8 @@ int guest_revalidate(struct guest *g, const char **ret_why);
 struct link_cfg {
 	const char *path;
 	uint32_t endpoint;
-	const char *name;
+	const char *name;	/* the program's, for vmsigd's logs */
+	const char *ep_name;	/* --name: the endpoint's, NULL = unnamed */
 };
 /* Connect and handshake (bounded wait).  0, -EEXIST/-EPERM (refused:
  * *ret_why has vmsigd's message), or another -errno. */

@@ -198,13 +198,24 @@ static int
 handshake(const struct link_cfg *cfg, const char **ret_why)
 {
 	Frame *in;
+	Frame hf = VMSIG__V1__FRAME__INIT;
+	Vmsig__V1__Hello h = VMSIG__V1__HELLO__INIT;
 	int n, r, fd = -1;
 
 	memset(&link_ds, 0, sizeof(link_ds));
 	link_hello_req = link_req++;
-	n = wire_pack_hello(link_buf, sizeof(link_buf), link_hello_req,
-	    VMSIG__V1__ROLE__ROLE_ADAPTER, cfg->name, cfg->endpoint,
-	    VMSIG__V1__SOURCE__SOURCE_MEMCTX);
+	/* Packed here, not by wire_pack_hello(): only an adapter names its
+	 * endpoint (Hello.endpoint_name; "" = unnamed). */
+	h.proto_version = VMSIG_PROTO_VERSION;
+	h.role = VMSIG__V1__ROLE__ROLE_ADAPTER;
+	h.name = (char *)cfg->name;
+	h.endpoint = cfg->endpoint;
+	h.source = VMSIG__V1__SOURCE__SOURCE_MEMCTX;
+	h.endpoint_name = (char *)(cfg->ep_name != NULL ? cfg->ep_name : "");
+	hf.req_id = link_hello_req;
+	hf.msg_case = VMSIG__V1__FRAME__MSG_HELLO;
+	hf.hello = &h;
+	n = wire_pack(&hf, link_buf, sizeof(link_buf));
 	if (n < 0)
 		return n;
 	if ((r = fdpass_send(link_sock, link_buf, (size_t)n, NULL, 0)) < 0)

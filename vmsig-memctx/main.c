@@ -55,7 +55,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: vmsig-memctx --endpoint N (--ram PATH | --qemu-pid PID)\n"
-"           --connect SOCKET\n"
+"           --connect SOCKET [--name NAME]\n"
 "           [--low BYTES | --seg GPA:LEN:OFFSET ... | --machine q35|pc]\n"
 "           [--qmp SOCKET [--qmp-ram-id ID]] [--paging 4|5]\n"
 "           [--kcr3 auto|lowstub|selfref|qmp|0xHEX] [--writable]\n"
@@ -75,6 +75,25 @@ number(const char *s, const char *what, unsigned long max)
 	return v;
 }
 
+/* --name: 1..64 bytes of [A-Za-z0-9._+-] (vmsigd checks it again). */
+static const char *
+name_arg(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    strchr("._+-", s[i]) != NULL))
+			break;
+	if (n == 0 || n > 64 || i < n)
+		fatalx_code(EXIT_MEMCTX_USAGE, "--name '%s': give 1..64 "
+		    "bytes of A-Z a-z 0-9 . _ + - (a libvirt domain name "
+		    "of those characters)", s);
+	return s;
+}
+
 static void
 layout_arg(int (*fn)(struct layout_opts *, const char *, const char **),
     struct layout_opts *lo, const char *arg, const char *opt)
@@ -90,7 +109,7 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 {
 	enum { O_EP = 256, O_RAM, O_CONN, O_LOW, O_SEG, O_MACH, O_KCR3, O_WR,
 	    O_REVAL, O_USER, O_GROUP, O_PRINT, O_SELF, O_HELP, O_QMP, O_QID,
-	    O_PAGING, O_QPID, O_ROWN, O_VERSION };
+	    O_PAGING, O_QPID, O_ROWN, O_VERSION, O_NAME };
 	static const struct option lo[] = {
 		{ "endpoint", required_argument, NULL, O_EP },
 		{ "ram", required_argument, NULL, O_RAM },
@@ -112,6 +131,7 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 		{ "qemu-pid", required_argument, NULL, O_QPID },
 		{ "ram-owner", required_argument, NULL, O_ROWN },
 		{ "version", no_argument, NULL, O_VERSION },
+		{ "name", required_argument, NULL, O_NAME },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *why = "";
@@ -121,6 +141,7 @@ parse(int argc, char **argv, struct opts *o, struct guest *g)
 		switch (c) {
 		case O_EP: o->link.endpoint = (uint32_t)number(optarg,
 		    "--endpoint", UINT32_MAX); break;
+		case O_NAME: o->link.ep_name = name_arg(optarg); break;
 		case O_RAM: g->path = optarg; break;
 		case O_CONN: o->link.path = optarg; break;
 		case O_LOW: layout_arg(layout_opt_low, &g->lopts, optarg,

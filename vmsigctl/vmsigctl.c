@@ -96,6 +96,10 @@ usage_all(FILE *f)
 
 /* The first reason an argument was rejected, printed above the usage. */
 static char ctl_bad[256];
+/* ctl_bad is a failure found while parsing (an endpoint name vmsigd does
+ * not know), not a usage error: no usage lines, exit CTL_FAIL. */
+static int ctl_bad_fail;
+const char *vmsigctl_socket;
 
 /*
  * Note why an argument is rejected (only the first reason is kept: it is
@@ -112,6 +116,20 @@ vmsigctl_bad(const char *fmt, ...)
 		(void)vsnprintf(ctl_bad, sizeof(ctl_bad), fmt, ap);
 		va_end(ap);
 	}
+	return -EINVAL;
+}
+
+int
+vmsigctl_bad_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctl_bad[0] == '\0' && !ctl_bad_fail) {
+		va_start(ap, fmt);
+		(void)vsnprintf(ctl_bad, sizeof(ctl_bad), fmt, ap);
+		va_end(ap);
+	}
+	ctl_bad_fail = 1;
 	return -EINVAL;
 }
 
@@ -162,6 +180,11 @@ vmsigctl_usage(const char *cmd)
 	const struct vmsigctl_cmd *c = cmd_find(cmd);
 
 	(void)fflush(stdout);
+	if (ctl_bad_fail) {
+		if (ctl_bad[0] != '\0')
+			fprintf(stderr, "vmsigctl: %s\n", ctl_bad);
+		return CTL_FAIL;
+	}
 	if (ctl_bad[0] != '\0')
 		fprintf(stderr, "vmsigctl: %s: %s\n", cmd, ctl_bad);
 	if (c != NULL)
@@ -495,5 +518,6 @@ main(int argc, char **argv)
 	optind = 0;	/* glibc: 0 re-initialises getopt */
 	/* The commands name a rejected option themselves (vmsigctl_bad_opt). */
 	opterr = 0;
+	vmsigctl_socket = socket;	/* for endpoint names (vmsigctl_mem.c) */
 	return cmd->run(socket, argc, argv);
 }

@@ -51,6 +51,13 @@ void vmsigctl_text_layout(FILE *f, const vmsig_memctx *mc,
 int vmsigctl_usage(const char *cmd);
 int vmsigctl_bad(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+/* As vmsigctl_bad, for a failure found while parsing (an unknown endpoint
+ * name): vmsigctl_usage() then prints only the message (fmt may be "" when
+ * one was printed already) and returns CTL_FAIL. */
+int vmsigctl_bad_fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/* The daemon's socket, set before a command runs (endpoint names). */
+extern const char *vmsigctl_socket;
 int vmsigctl_bad_opt(int c, char **argv);
 void vmsigctl_fail(struct vmsig_holder *h, int r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

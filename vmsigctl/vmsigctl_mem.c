@@ -187,15 +187,64 @@ vmsigctl_mem_addr(const char *s, uint64_t *ret)
 	return 0;
 }
 
+/* Is s an endpoint name (vmsig-memctx --name), not a number? */
+static int
+is_name(const char *s)
+{
+	size_t i;
+
+	if (strncmp(s, "0x", 2) == 0 || strncmp(s, "0X", 2) == 0)
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return 1;
+	return 0;
+}
+
+/* Resolve an endpoint name with one Status request on its own connection
+ * (parsing comes before the command connects). */
+static int
+resolve_name(const char *s, uint32_t *ret)
+{
+	struct vmsig_holder *h;
+	size_t i, n = strlen(s);
+	int r;
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("._+-", s[i]) == NULL)
+			break;
+	if (n > 64 || i < n)
+		return vmsigctl_bad("ENDPOINT '%.64s': neither an endpoint "
+		    "number nor a name (1..64 bytes of A-Z a-z 0-9 . _ + -)",
+		    s);
+	if (vmsigctl_connect(vmsigctl_socket, &h) != CTL_OK)
+		return vmsigctl_bad_fail("%s", "");
+	r = vmsig_holder_endpoint_find(h, s, -1, ret);
+	if (r == -ENOENT)
+		(void)vmsigctl_bad_fail("endpoint '%s' is not known to vmsigd "
+		    "(see vmsigctl status)", s);
+	else if (r < 0) {
+		vmsigctl_fail(h, r, "endpoint '%s': status", s);
+		(void)vmsigctl_bad_fail("%s", "");
+	}
+	vmsig_holder_close(h);
+	return r < 0 ? -EINVAL : 0;
+}
+
 /*
- * ENDPOINT: 1 .. UINT32_MAX, decimal or 0x.  Returns 0 or -EINVAL (the
- * reason: vmsigctl_bad).
+ * ENDPOINT: 1 .. UINT32_MAX, decimal or 0x, or the name a helper gave it
+ * (anything not all digits), resolved now through vmsigd.  Returns 0 or
+ * -EINVAL (the reason: vmsigctl_bad, or vmsigctl_bad_fail for a name
+ * vmsigd does not know).
  */
 int
 vmsigctl_mem_endpoint(const char *s, uint32_t *ret)
 {
 	uint64_t v;
 
+	if (is_name(s))
+		return resolve_name(s, ret);
 	if (vmsigctl_parse_u64(s, UINT32_MAX, &v) < 0 || v == 0)
 		return vmsigctl_bad("ENDPOINT '%.64s': not an endpoint number "
 		    "(1 to %" PRIu32 ", see vmsigctl status)", s, UINT32_MAX);

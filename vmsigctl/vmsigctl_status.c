@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmsigctl status: ask vmsigd for its status and print it for people (one
- * line per endpoint and per peer) or, with --json, as one JSON object with
+ * line per endpoint, with its name in parentheses if it has one, and per
+ * peer) or, with --json, as one JSON object with
  * addresses and sizes as "0x..." strings.
  *
  * Runs in: holder
@@ -35,7 +36,10 @@ ms_left(uint64_t expires_ms)
 static void
 text_endpoint(const struct vmsig_status_endpoint *e)
 {
-	printf("  endpoint %" PRIu32 ": epoch %" PRIu32, e->endpoint, e->epoch);
+	printf("  endpoint %" PRIu32, e->endpoint);
+	if (e->name[0] != '\0')	/* names are [A-Za-z0-9._+-]: no quoting */
+		printf(" (%s)", e->name);
+	printf(": epoch %" PRIu32, e->epoch);
 	if (e->has_context) {
 		printf(" kcr3 0x%" PRIx64 " ", e->ctx.kcr3);
 		vmsigctl_text_layout(stdout, &e->ctx, e->segs);
@@ -104,9 +108,12 @@ json_endpoint(const struct vmsig_status_endpoint *e)
 	printf(",\"adapter_peer\":%" PRIu32 ",\"adapter_pid\":%ld"
 	    ",\"lease_id\":%" PRIu64 ",\"lease_peer\":%" PRIu32
 	    ",\"lease_expires_ms\":%" PRIu64 ",\"events\":%" PRIu64
-	    ",\"invalidations\":%" PRIu64 "}", e->adapter_peer,
+	    ",\"invalidations\":%" PRIu64 ",\"name\":", e->adapter_peer,
 	    (long)e->adapter_pid, e->lease_id, e->lease_peer,
 	    e->lease_expires_ms, e->events, e->invalidations);
+	/* Last, as in vmsig.holder's EndpointStatus.to_dict(). */
+	vmsigctl_json_str(stdout, e->name);
+	putchar('}');
 }
 
 static void

@@ -32,8 +32,10 @@ static int
 hello_adapter(struct peer *p, struct msg *m)
 {
 	uint32_t id = m->u.hello.endpoint;
+	const char *name = m->u.hello.ep_name != NULL ? m->u.hello.ep_name :
+	    "";
 	vmsig_memctx_reg reg = { 0 };
-	struct endpoint *ep;
+	struct endpoint *ep, *other;
 	struct adapter *a;
 
 	if (!policy_allows(POLICY_ADAPTERS, p, m->req_id)) {
@@ -43,6 +45,24 @@ hello_adapter(struct peer *p, struct msg *m)
 	if (id == 0 || m->u.hello.source != VMSIG_SRC_MEMCTX) {
 		peer_fail(p, m->req_id, EINVAL, "hello: an adapter names an "
 		    "endpoint > 0 and source MEMCTX");
+		return 0;
+	}
+	if (name[0] != '\0' && !endpoint_name_valid(name)) {
+		peer_fail(p, m->req_id, EINVAL, "hello: an endpoint name is "
+		    "1..64 bytes of A-Z a-z 0-9 . _ + -");
+		return 0;
+	}
+	if ((other = endpoint_by_name(name, endpoint_get(id, 0))) != NULL) {
+		if (endpoint_adapter(other) != NULL)
+			peer_fail(p, m->req_id, EEXIST, "hello: name '%s' is "
+			    "endpoint %u's (helper peer %u); stop it first",
+			    name, endpoint_id(other),
+			    peer_id(endpoint_adapter(other)));
+		else
+			peer_fail(p, m->req_id, EEXIST, "hello: name '%s' is "
+			    "endpoint %u's, whose helper left; it is free "
+			    "once that endpoint is gone", name,
+			    endpoint_id(other));
 		return 0;
 	}
 	if ((ep = endpoint_get(id, 1)) == NULL ||
@@ -57,6 +77,7 @@ hello_adapter(struct peer *p, struct msg *m)
 		    peer_id(endpoint_adapter(ep)));
 		return 0;
 	}
+	endpoint_set_name(ep, name);
 	peer_set_hello(p, ROLE_ADAPTER, m->u.hello.name);
 	peer_set_endpoint(p, ep);
 	return 0;

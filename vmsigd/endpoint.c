@@ -9,6 +9,11 @@
  * context replacing a live one).  Records outlive their helpers so the epoch
  * of an endpoint never goes back, whichever helper serves it next.
  *
+ * Names: a helper may name its endpoint (Hello.endpoint_name).  The name
+ * belongs to the record while a helper serves it or may come back (the
+ * ENDPOINT_GONE timer), so a restarted helper finds its name again; it is
+ * freed when the endpoint is gone.  Two live endpoints never share a name.
+ *
  * Contexts reach holders through sendq.c, which bounds the descriptors in
  * flight per holder.  A holder whose uid owns the RAM file could reopen the
  * descriptor for writing through /proc/self/fd, so by default it gets no
@@ -18,6 +23,7 @@
  * Runs in: vmsigd
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
@@ -40,6 +46,7 @@ struct endpoint {
 	vmsig_memctx_reg reg;
 	int has_ctx;
 	uid_t owner;		/* of the RAM file, from fstat of its fd */
+	char name[VMSIG_NAME_MAX + 1];	/* "" if unnamed */
 	struct loop_src gone;	/* timerfd: ENDPOINT_GONE unless one returns */
 };
 
@@ -123,6 +130,52 @@ const char *
 endpoint_method(const struct endpoint *ep)
 {
 	return ep->adapter != NULL ? adapter_method(ep->reg.ctx) : "";
+}
+
+const char *
+endpoint_name(const struct endpoint *ep)
+{
+	return ep->name;
+}
+
+int
+endpoint_name_valid(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > VMSIG_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') ||
+		    strchr("._+-", name[i]) != NULL))
+			return 0;
+	return 1;
+}
+
+struct endpoint *
+endpoint_by_name(const char *name, const struct endpoint *self)
+{
+	struct endpoint *ep;
+
+	if (name == NULL || name[0] == '\0')
+		return NULL;
+	for (ep = endpoints; ep != NULL; ep = ep->next)
+		if (ep != self && strcmp(ep->name, name) == 0)
+			return ep;
+	return NULL;
+}
+
+void
+endpoint_set_name(struct endpoint *ep, const char *name)
+{
+	if (name == NULL || name[0] == '\0' || strcmp(ep->name, name) == 0)
+		return;
+	if (ep->name[0] != '\0')
+		log_info("endpoint %u: renamed from '%s' to '%s'", ep->id,
+		    ep->name, name);
+	(void)snprintf(ep->name, sizeof(ep->name), "%s", name);
 }
 
 /* Pack the retained context as MEMCTX{epoch} with the given seq. */
@@ -318,6 +371,7 @@ on_gone(struct loop_src *src, uint32_t events)
 	if (ep->adapter != NULL)
 		return;
 	log_info("endpoint %u: no helper came back", ep->id);
+	ep->name[0] = '\0';	/* free for another endpoint */
 	lease_epoch_changed(ep, VMSIG_LEASE_ENDPOINT_GONE);
 	endpoint_multicast(ep, VMSIG_EV_ENDPOINT_GONE, NULL);
 }
@@ -385,6 +439,8 @@ endpoint_detach(struct endpoint *ep)
 	/* Holders heard of this endpoint only if it ever had a context. */
 	if (ep->epoch > 0)
 		arm_gone(ep);
+	if (ep->gone.fd < 0)
+		ep->name[0] = '\0';	/* gone now: nobody waits for it */
 }
 
 void

@@ -29,6 +29,7 @@ to_msg(const Frame *f, struct msg *m)
 		m->u.hello.endpoint = f->hello->endpoint;
 		m->u.hello.source = (uint32_t)f->hello->source;
 		m->u.hello.name = f->hello->name;
+		m->u.hello.ep_name = f->hello->endpoint_name;
 		return 0;
 	case VMSIG__V1__FRAME__MSG_SUBSCRIBE:
 		m->type = MSG_SUBSCRIBE;
@@ -310,6 +311,7 @@ fill_endpoint(Vmsig__V1__EndpointStatus *es, Vmsig__V1__Locator *l,
 	es->adapter_pid = a != NULL ? peer_pid(a) : 0;
 	es->events = endpoint_events(ep);
 	es->invalidations = endpoint_invalidations(ep);
+	es->name = (char *)endpoint_name(ep);
 	if (endpoint_lease_get(ep, &lease)) {
 		es->lease_id = lease.id;
 		es->lease_peer = lease.peer;

@@ -70,6 +70,7 @@ struct msg {
 		struct {
 			uint32_t version, role, endpoint, source;
 			const char *name;
+			const char *ep_name;	/* "" or NULL: unnamed */
 		} hello;
 		struct {
 			const uint32_t *endpoints;
@@ -282,6 +283,17 @@ uint64_t endpoint_invalidations(const struct endpoint *ep);
 extern unsigned int endpoint_gone_ms;
 /* How kcr3 was found, as the adapter said ("" if unknown). */
 const char *endpoint_method(const struct endpoint *ep);
+/* The endpoint's name, "" if unnamed.  A name is held from the Hello that
+ * gives it until the endpoint is gone (ENDPOINT_GONE, or its helper left
+ * before any context); it survives a helper's reconnect like the number. */
+const char *endpoint_name(const struct endpoint *ep);
+/* The other endpoint (not `self`) that holds `name` now, or NULL. */
+struct endpoint *endpoint_by_name(const char *name,
+    const struct endpoint *self);
+/* Give ep the name (NULL or "": keep the one it has). */
+void endpoint_set_name(struct endpoint *ep, const char *name);
+/* 1 if name is a valid endpoint name: 1..64 bytes of [A-Za-z0-9._+-]. */
+int endpoint_name_valid(const char *name);
 /* The MEMWRITE lease of an endpoint, if held: 1 and *ret, else 0. */
 struct endpoint_lease {
 	uint64_t id;

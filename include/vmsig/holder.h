@@ -238,6 +238,10 @@ struct vmsig_status_endpoint {
 	uint32_t lease_peer;
 	uint64_t lease_expires_ms;
 	uint64_t events, invalidations;
+	/* Added after 0.x: the name its helper gave (vmsig-memctx --name),
+	 * "" if unnamed or from an older vmsigd.  Last, so the struct only
+	 * grows. */
+	char name[65];
 };
 struct vmsig_status_peer {
 	uint32_t peer_id;
@@ -273,6 +277,18 @@ int vmsig_holder_status(struct vmsig_holder *h, int timeout_ms,
 
 /* Accepts NULL. */
 void vmsig_status_free(struct vmsig_status *st);
+
+/*
+ * The number of the endpoint named `name` (vmsig-memctx --name, e.g. a
+ * libvirt domain name), asked of the daemon with one Status request (waits
+ * at most timeout_ms, < 0: 5000).  Names are unique among the endpoints
+ * vmsigd knows and compared byte for byte.  Returns 0 and *ret_endpoint,
+ * -ENOENT when no endpoint has that name now, -EINVAL (h, name or
+ * ret_endpoint NULL, name "" or longer than 64 bytes), or an error of
+ * vmsig_holder_status().  *ret_endpoint is written only on success.
+ */
+int vmsig_holder_endpoint_find(struct vmsig_holder *h, const char *name,
+    int timeout_ms, uint32_t *ret_endpoint);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

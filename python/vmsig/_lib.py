@@ -88,6 +88,7 @@ class VmsigStatusEndpoint(ctypes.Structure):
         ("method", ctypes.c_char * 65), ("lease_id", c_u64),
         ("lease_peer", c_u32), ("lease_expires_ms", c_u64),
         ("events", c_u64), ("invalidations", c_u64),
+        ("name", ctypes.c_char * 65),   # added last: the struct only grows
     ]
 
 
@@ -246,6 +247,8 @@ _PROTOS = {
                                       POINTER(c_size)]),
     "vmsig_holder_status": (c_int, [P, c_int, POINTER(POINTER(VmsigStatus))]),
     "vmsig_status_free": (None, [POINTER(VmsigStatus)]),
+    "vmsig_holder_endpoint_find": (c_int, [P, ctypes.c_char_p, c_int,
+                                           POINTER(c_u32)]),
     "vmsig_mem_fd": (c_int, [P]),
     "vmsig_mem_size": (c_u64, [P]),
     "vmsig_mem_read_pa": (c_int, [P, c_u64, c_void_p, c_size,

@@ -154,6 +154,7 @@ class EndpointStatus:
     lease_expires_ms: int
     events: int
     invalidations: int
+    name: str = ""      # the helper's --name; "" if unnamed
 
     def to_dict(self):
         """As one element of ``vmsigctl status --json``'s "endpoints"."""
@@ -166,7 +167,8 @@ class EndpointStatus:
                 "adapter_pid": self.adapter_pid, "lease_id": self.lease_id,
                 "lease_peer": self.lease_peer,
                 "lease_expires_ms": self.lease_expires_ms,
-                "events": self.events, "invalidations": self.invalidations}
+                "events": self.events, "invalidations": self.invalidations,
+                "name": self.name}
 
 
 @dataclasses.dataclass
@@ -224,7 +226,8 @@ def _status_from_c(st):
             e.endpoint, e.epoch, bool(e.has_context), e.ctx.kcr3, e.ctx.low,
             e.ctx.flags, segs, e.method.decode("utf-8", "replace"),
             e.adapter_peer, e.adapter_pid, e.lease_id, e.lease_peer,
-            e.lease_expires_ms, e.events, e.invalidations))
+            e.lease_expires_ms, e.events, e.invalidations,
+            e.name.decode("utf-8", "replace")))
     for i in range(st.npeers):
         p = st.peers[i]
         role = {1: "holder", 2: "adapter"}.get(p.role, "unknown")
@@ -543,12 +546,27 @@ class Holder:
         finally:
             self._lib.vmsig_status_free(stp)
 
+    def endpoint_find(self, name):
+        """The number of the endpoint whose helper gave it ``name``
+        (vmsig-memctx --name), with one Status request.  Raises Error
+        (ENOENT) when no endpoint has that name now."""
+        h = self._handle("endpoint_find")
+        ep = _lib.c_u32()
+        self._check(self._lib.vmsig_holder_endpoint_find(
+            h, name.encode("utf-8"), self._tmo, ctypes.byref(ep)),
+            "endpoint_find %s" % name)
+        return ep.value
+
     # -- contexts -------------------------------------------------------
     def mem(self, endpoint):
         """The :class:`vmsig.Memory` of ``endpoint``'s current epoch, or
         None when there is none (no MEMCTX delivered yet, or invalidated
-        and not renewed).  It stays usable until its epoch ends."""
+        and not renewed).  It stays usable until its epoch ends.
+        ``endpoint`` may be a name (a str): it is resolved first with
+        :meth:`endpoint_find`, one Status request per call."""
         from .memory import Memory
+        if isinstance(endpoint, str):
+            endpoint = self.endpoint_find(endpoint)
         h = self._handle("mem")
         ep = _lib.c_u32()
         kcr3 = _lib.c_u64()

@@ -552,9 +552,12 @@ class Holder:
         (ENOENT) when no endpoint has that name now."""
         h = self._handle("endpoint_find")
         ep = _lib.c_u32()
-        self._check(self._lib.vmsig_holder_endpoint_find(
-            h, name.encode("utf-8"), self._tmo, ctypes.byref(ep)),
-            "endpoint_find %s" % name)
+        r = self._lib.vmsig_holder_endpoint_find(
+            h, name.encode("utf-8"), self._tmo, ctypes.byref(ep))
+        if r == -_errno.ENOENT:
+            raise Error(_errno.ENOENT, "endpoint %r is not known to vmsigd "
+                        "(see vmsigctl status)" % name, "endpoint_find")
+        self._check(r, "endpoint_find %s" % name)
         return ep.value
 
     # -- contexts -------------------------------------------------------

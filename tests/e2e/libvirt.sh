@@ -231,6 +231,13 @@ step "virsh start"
 virsh -q start "$dom" >/dev/null || { say "FAIL: virsh start"; exit 1; }
 wait_for 120 "the hook's helper delivers MEMCTX" has MEMCTX 1
 wait_for 120 "the guest boots" booted 1
+# The hook starts the helper as the domain starts, so with --kcr3 qmp it
+# may vend a table of the booting kernel that dies a moment later (an
+# epoch of its own, documented in vmsig-memctx(8)).  What follows is
+# counted from here, once the booted guest has settled.
+sleep 3
+i0=$(count MEMCTX_INVALIDATED)
+c0=$(count MEMCTX)
 e1=$(epoch_of_last MEMCTX)
 step "MEMCTX epoch $e1"
 # The hook's helper: vmsig-memctx's uid, no capability left.
@@ -248,13 +255,13 @@ step "helper pid $hp: uid vmsig-memctx, no capability"
 # booted again; then the new context must be there and nothing else.
 step "virsh reset"
 virsh -q reset "$dom" >/dev/null || { say "FAIL: virsh reset"; exit 1; }
-wait_for 60 "MEMCTX_INVALIDATED after reset" has MEMCTX_INVALIDATED 1
-wait_for 120 "MEMCTX after reset" has MEMCTX 2
+wait_for 60 "MEMCTX_INVALIDATED after reset" has MEMCTX_INVALIDATED $((i0 + 1))
+wait_for 120 "MEMCTX after reset" has MEMCTX $((c0 + 1))
 wait_for 120 "the guest boots again" booted 2
 sleep 2
 e2=$(epoch_of_last MEMCTX)
-if [ "$(count MEMCTX_INVALIDATED)" -ne 1 ] || [ "$(count MEMCTX)" -ne 2 ] ||
-    [ "$e2" -ne $((e1 + 1)) ]; then
+if [ "$(count MEMCTX_INVALIDATED)" -ne $((i0 + 1)) ] ||
+    [ "$(count MEMCTX)" -ne $((c0 + 1)) ] || [ "$e2" -ne $((e1 + 1)) ]; then
 	say "FAIL: reset: want one MEMCTX_INVALIDATED and one MEMCTX" \
 	    "in epoch $((e1 + 1))"
 	exit 1
@@ -263,7 +270,7 @@ step "reset: MEMCTX_INVALIDATED, MEMCTX epoch $e2"
 
 step "virsh destroy"
 virsh -q destroy "$dom" >/dev/null || { say "FAIL: virsh destroy"; exit 1; }
-wait_for 30 "MEMCTX_INVALIDATED after destroy" has MEMCTX_INVALIDATED 2
+wait_for 30 "MEMCTX_INVALIDATED after destroy" has MEMCTX_INVALIDATED $((i0 + 2))
 wait_for 30 "ENDPOINT_GONE after destroy" has ENDPOINT_GONE 1
 last_two=$(grep -o '"type": *"[A-Z_]*"' "$ev" | tail -n 2 | tr -d ' "' |
     sed 's/type://' | tr '\n' ' ')
@@ -275,7 +282,7 @@ step "destroy: MEMCTX_INVALIDATED, ENDPOINT_GONE"
 step "virsh start (again)"
 : >"$T/serial.log.keep"
 virsh -q start "$dom" >/dev/null || { say "FAIL: virsh start (again)"; exit 1; }
-wait_for 120 "a fresh MEMCTX" has MEMCTX 3
+wait_for 120 "a fresh MEMCTX" has MEMCTX $((c0 + 2))
 e3=$(epoch_of_last MEMCTX)
 [ "$e3" -gt "$e2" ] || { say "FAIL: start: epoch $e3 is not after $e2"; exit 1; }
 step "start: MEMCTX epoch $e3"

@@ -7,11 +7,23 @@
  * Runs in: tests
  */
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+
 #include "corefix.h"
+#include "tproc.h"
+
+int cf_in_child;
+int cf_err_fd = 2;
 
 static int cap_mem = -1, cap_saved = -1;
 
@@ -71,4 +83,23 @@ cf_count_of(const char *hay, const char *needle)
 		hay += strlen(needle);
 	}
 	return n;
+}
+
+void
+cf_in_a_child(void (*fn)(void))
+{
+	int status = 0;
+	pid_t pid;
+
+	pid = t_fork(20);
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		cf_in_child = 1;
+		cf_err_fd = dup(2);
+		fn();
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("child: status 0x%x", status);
 }

@@ -46,23 +46,6 @@ struct counters counters;
 
 #define LINGER_MAX	64	/* admit.c */
 
-static int in_child;
-static int err_fd = 2;
-
-/* In a child a failed check must end the child, not longjmp into cmocka's
- * runner (which would run the rest of the suite a second time). */
-#define CHK(c) do {							\
-	if (!(c)) {							\
-		cf_cap_restore();					\
-		if (in_child) {						\
-			dprintf(err_fd, "%s:%d: check failed: %s\n",	\
-			    __FILE__, __LINE__, #c);			\
-			_exit(1);					\
-		}							\
-		fail_msg("%s:%d: check failed: %s", __FILE__,		\
-		    __LINE__, #c);					\
-	}								\
-} while (0)
 
 static unsigned char rbuf[VMSIG_FRAME_MAX];
 static struct wire_arena *arena;
@@ -177,24 +160,6 @@ setup(void **s)
 	return 0;
 }
 
-static void
-in_a_child(void (*fn)(void))
-{
-	int status = 0;
-	pid_t pid;
-
-	pid = t_fork(20);
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		in_child = 1;
-		err_fd = dup(2);
-		fn();
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("child: status 0x%x", status);
-}
 
 /* ---- tests --------------------------------------------------------------- */
 
@@ -484,7 +449,7 @@ static void
 t_hello_deadline(void **s)
 {
 	(void)s;
-	in_a_child(child_hello_deadline);
+	cf_in_a_child(child_hello_deadline);
 }
 
 /* Adapters are not subject to the holder caps (nobody's connections: the
@@ -517,7 +482,7 @@ t_adapter_uncapped(void **s)
 {
 	(void)s;
 	t_need_root("the connections come from uid 65534");
-	in_a_child(child_adapter_uncapped);
+	cf_in_a_child(child_adapter_uncapped);
 }
 
 int

@@ -47,23 +47,6 @@
 /* main.c owns it in vmsigd; peer.c counts into it. */
 struct counters counters;
 
-/* In a child a failed check must end the child, not longjmp into cmocka's
- * runner (which would run the rest of the suite a second time). */
-static int in_child;
-static int err_fd = 2;
-
-#define CHK(c) do {							\
-	if (!(c)) {							\
-		cf_cap_restore();					\
-		if (in_child) {						\
-			dprintf(err_fd, "%s:%d: check failed: %s\n",	\
-			    __FILE__, __LINE__, #c);			\
-			_exit(1);					\
-		}							\
-		fail_msg("%s:%d: check failed: %s", __FILE__,		\
-		    __LINE__, #c);					\
-	}								\
-} while (0)
 
 static unsigned char rbuf[VMSIG_FRAME_MAX];
 static uint32_t next_ep = 100;
@@ -297,26 +280,6 @@ setup(void **s)
 	return sendq_inflight() == 0 && sendq_kept() == 0 ? 0 : -1;
 }
 
-/* Run fn in a child (the event loop runs once per process; a uid change is
- * for good); the child exits 0 when every check held. */
-static void
-in_a_child(void (*fn)(void))
-{
-	int status = 0;
-	pid_t pid;
-
-	pid = t_fork(20);
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		in_child = 1;
-		err_fd = dup(2);
-		fn();
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("child: status 0x%x", status);
-}
 
 /* ---- in-process tests ---------------------------------------------------- */
 
@@ -554,7 +517,7 @@ t_kept_after_drop(void **s)
 	CHK(sendq_inflight() == 1);
 	holder_read(&h);
 	CHK(h.fdframes == 1 && h.eof);
-	/* Only the timer closes it (in_a_child tests): here it stays. */
+	/* Only the timer closes it (cf_in_a_child tests): here it stays. */
 	(void)close(h.cfd);
 	(void)close(h2.cfd);
 	ep_close(&e);
@@ -634,7 +597,7 @@ static void
 t_timer_pays(void **s)
 {
 	(void)s;
-	in_a_child(child_timer_pays);
+	cf_in_a_child(child_timer_pays);
 }
 
 /* At the global limit, with a holder that never reads pinning it, a holder
@@ -700,7 +663,7 @@ static void
 t_reader_at_limit(void **s)
 {
 	(void)s;
-	in_a_child(child_reader_at_limit);
+	cf_in_a_child(child_reader_at_limit);
 }
 
 /* Out of descriptors (EMFILE) when an owed context is paid: the share_fd
@@ -744,7 +707,7 @@ static void
 t_emfile_stays_owed(void **s)
 {
 	(void)s;
-	in_a_child(child_emfile);
+	cf_in_a_child(child_emfile);
 }
 
 /* Out of descriptors when a new epoch's context is multicast: share_fd
@@ -789,7 +752,7 @@ static void
 t_emfile_multicast_owed(void **s)
 {
 	(void)s;
-	in_a_child(child_emfile_multicast);
+	cf_in_a_child(child_emfile_multicast);
 }
 
 /* A kept socket is closed by the timer once the holder has read it (or
@@ -853,7 +816,7 @@ static void
 t_kept_closed_by_timer(void **s)
 {
 	(void)s;
-	in_a_child(child_kept_closed);
+	cf_in_a_child(child_kept_closed);
 }
 
 /* Past RLIMIT_NOFILE descriptors in flight for our uid, sendmsg fails with
@@ -903,7 +866,7 @@ static void
 t_toomanyrefs(void **s)
 {
 	(void)s;
-	in_a_child(child_toomanyrefs);
+	cf_in_a_child(child_toomanyrefs);
 }
 
 int
